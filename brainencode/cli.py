@@ -1,0 +1,171 @@
+"""`brainencode <verb>`: the only entry point the Snakemake rules call (one verb per rule)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from brainencode.errors import BrainencodeError
+
+
+def _json(text: str) -> dict:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"expected JSON ({exc})") from None
+
+
+def cmd_demo_stimuli(args: argparse.Namespace) -> None:
+    from brainencode.datasets.demo_stimuli import make_demo_stimuli
+
+    make_demo_stimuli(args.out_dir, args.n_stimuli, args.image_size, args.seed)
+
+
+def cmd_demo_subject(args: argparse.Namespace) -> None:
+    from brainencode.datasets.demo_subjects import simulate_subject, write_dataset_description
+
+    feature_dirs = dict(item.split("=", 1) for item in args.features)
+    write_dataset_description(args.bids_root)
+    simulate_subject(args.stimuli, feature_dirs, args.demo, args.subject, args.subject_index,
+                     args.bids_root, args.task, args.space)
+
+
+def cmd_responses(args: argparse.Namespace) -> None:
+    from brainencode.datasets.bids_betas import load_bids_betas
+    from brainencode.datasets.responses import write_responses
+
+    responses = load_bids_betas(args.bids_root, args.subject, args.stimuli, args.task, args.space)
+    write_responses(args.out, responses)
+
+
+def cmd_features(args: argparse.Namespace) -> None:
+    from brainencode.features.extract import extract_features
+
+    extract_features(args.stimuli, args.spec, args.out_dir, name=args.name)
+
+
+def cmd_encode(args: argparse.Namespace) -> None:
+    from brainencode.analyses.layer_scores import encode_model
+
+    encode_model(args.responses, args.features, args.model, args.out_dir, args.settings)
+
+
+def cmd_gather_scores(args: argparse.Namespace) -> None:
+    from brainencode.analyses.layer_scores import gather_scores
+
+    gather_scores(args.scores, args.out)
+
+
+def cmd_figures(args: argparse.Namespace) -> None:
+    from brainencode.reports.figures import subject_figures
+
+    subject_figures(Path(args.scores), [Path(p) for p in args.encoding],
+                    Path(args.responses), Path(args.out_dir))
+
+
+def cmd_report(args: argparse.Namespace) -> None:
+    from brainencode.reports.html import write_report
+
+    write_report(args.config, [Path(p) for p in args.scores],
+                 [Path(p) for p in args.figures], Path(args.benchmarks), Path(args.out))
+
+
+def cmd_validate_config(args: argparse.Namespace) -> None:
+    from brainencode.config import load_config
+
+    load_config(args.config)
+    print(f"{args.config}: valid")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="brainencode",
+        description="Brain encoding: deep-network features -> voxel-wise ridge -> report. "
+                    "Each verb is one step of the Snakemake pipeline.")
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    p = verbs.add_parser("demo-stimuli", help="draw the demo's captioned images + stimuli.tsv")
+    p.add_argument("--out-dir", required=True)
+    p.add_argument("--n-stimuli", type=int, default=200)
+    p.add_argument("--image-size", type=int, default=224)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_demo_stimuli)
+
+    p = verbs.add_parser("demo-subject", help="simulate one fMRI subject as BIDS beta maps")
+    p.add_argument("--stimuli", required=True)
+    p.add_argument("--features", nargs="+", required=True, metavar="MODEL=DIR",
+                   help="feature folders of the models that drive the ROIs")
+    p.add_argument("--demo", type=_json, required=True, help="the config's demo section (JSON)")
+    p.add_argument("--subject", required=True)
+    p.add_argument("--subject-index", type=int, required=True)
+    p.add_argument("--bids-root", required=True)
+    p.add_argument("--task", default="demo")
+    p.add_argument("--space", default="MNI152NLin2009cAsym")
+    p.set_defaults(func=cmd_demo_subject)
+
+    p = verbs.add_parser("responses", help="BIDS single-trial betas -> responses HDF5")
+    p.add_argument("--bids-root", required=True)
+    p.add_argument("--subject", required=True)
+    p.add_argument("--stimuli", required=True)
+    p.add_argument("--task", default="demo")
+    p.add_argument("--space", default="MNI152NLin2009cAsym")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_responses)
+
+    p = verbs.add_parser("features", help="extract every layer of one model")
+    p.add_argument("--stimuli", required=True)
+    p.add_argument("--spec", type=_json, required=True, help="the model's config entry (JSON)")
+    p.add_argument("--name", required=True)
+    p.add_argument("--out-dir", required=True)
+    p.set_defaults(func=cmd_features)
+
+    p = verbs.add_parser("encode", help="voxel-wise ridge for every layer of one model")
+    p.add_argument("--responses", required=True)
+    p.add_argument("--features", required=True)
+    p.add_argument("--model", required=True)
+    p.add_argument("--settings", type=_json, required=True,
+                   help="the config's encoding section (JSON)")
+    p.add_argument("--out-dir", required=True)
+    p.set_defaults(func=cmd_encode)
+
+    p = verbs.add_parser("gather-scores", help="concatenate per-model scores.tsv files")
+    p.add_argument("--out", required=True)
+    p.add_argument("scores", nargs="+")
+    p.set_defaults(func=cmd_gather_scores)
+
+    p = verbs.add_parser("figures", help="per-subject figures (layer curves, heatmap, brain map)")
+    p.add_argument("--scores", required=True)
+    p.add_argument("--encoding", nargs="+", required=True, help="encoding folders, one per model")
+    p.add_argument("--responses", required=True)
+    p.add_argument("--out-dir", required=True)
+    p.set_defaults(func=cmd_figures)
+
+    p = verbs.add_parser("report", help="write the self-contained HTML report")
+    p.add_argument("--config", type=_json, required=True,
+                   help="the validated run configuration (JSON)")
+    p.add_argument("--scores", nargs="+", required=True)
+    p.add_argument("--figures", nargs="+", required=True, help="per-subject figure folders")
+    p.add_argument("--benchmarks", required=True, help="folder of Snakemake benchmark TSVs")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_report)
+
+    p = verbs.add_parser("validate-config", help="check a config file against the schema")
+    p.add_argument("config")
+    p.set_defaults(func=cmd_validate_config)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except BrainencodeError as exc:
+        print(f"brainencode {args.verb}: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,79 @@
+"""Read single-trial beta maps from a BIDS derivative folder into the responses contract."""
+
+from __future__ import annotations
+
+import zlib
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pandas as pd
+
+from brainencode.datasets import bids_names
+from brainencode.datasets.responses import Responses
+from brainencode.datasets.stimuli import read_stimuli
+from brainencode.errors import BrainencodeError
+
+
+def _load_nifti(path: Path, what: str) -> nib.Nifti1Image:
+    if not path.is_file():
+        raise BrainencodeError(f"{path}: {what} not found")
+    try:
+        image = nib.load(path)
+        image.get_fdata(dtype=np.float32)  # force a full read: catches truncated files here
+    except (OSError, EOFError, ValueError, zlib.error, nib.filebasedimages.ImageFileError) as exc:
+        raise BrainencodeError(f"{path}: cannot read {what} as NIfTI ({exc})") from None
+    return image
+
+
+def load_bids_betas(bids_root: str | Path, subject: str, stimuli_path: str | Path,
+                    task: str, space: str) -> Responses:
+    """One 4D NIfTI per run (= repeat), volumes listed by stimulus_id in the .tsv sidecar.
+
+    Targets are the voxels inside the brain mask; each run is reordered to the stimuli table's
+    order, ``repeats`` keeps the runs and ``data`` is their mean.
+    """
+    folder = bids_names.func_dir(bids_root, subject)
+    ids = list(read_stimuli(stimuli_path)["stimulus_id"])
+    position = {s: i for i, s in enumerate(ids)}
+
+    mask_path = folder / bids_names.mask_name(subject, space)
+    mask_image = _load_nifti(mask_path, "brain mask")
+    mask = np.asarray(mask_image.dataobj) > 0
+    rois_path = folder / bids_names.rois_name(subject, space)
+    labels = np.asarray(_load_nifti(rois_path, "ROI atlas").dataobj).astype(int)
+    names = pd.read_csv(folder / bids_names.sidecar(rois_path.name), sep="\t")
+    label_names = dict(zip(names["index"], names["name"], strict=True))
+    roi = np.array([label_names.get(v, "other") for v in labels[mask]])
+
+    runs = sorted(folder.glob(bids_names.betas_name(subject, task, 0, space).replace(
+        "run-0", "run-*")))
+    if not runs:
+        raise BrainencodeError(f"{folder}: no beta maps matching "
+                               f"{bids_names.betas_name(subject, task, '*', space)}")
+    repeats = np.empty((len(runs), len(ids), int(mask.sum())), dtype=np.float32)
+    for r, run_path in enumerate(runs):
+        image = _load_nifti(run_path, "single-trial betas")
+        if image.shape[:3] != mask.shape or image.ndim != 4:
+            raise BrainencodeError(f"{run_path}: shape: expected 4D with a 3D grid of "
+                                   f"{mask.shape}, got {image.shape}")
+        trials = pd.read_csv(run_path.parent / bids_names.sidecar(run_path.name), sep="\t",
+                             dtype=str)["stimulus_id"].tolist()
+        if len(trials) != image.shape[3]:
+            raise BrainencodeError(f"{run_path}: expected one stimulus_id per volume in its .tsv "
+                                   f"({image.shape[3]} volumes, {len(trials)} rows)")
+        unknown = sorted(set(trials) - set(position))
+        missing = sorted(set(position) - set(trials))
+        if unknown or missing:
+            detail = (f"unknown {unknown[0]!r}" if unknown else f"missing {missing[0]!r}")
+            raise BrainencodeError(f"{run_path}: stimulus_id: expected each stimulus of "
+                                   f"{stimuli_path} once, {detail}")
+        data = np.asarray(image.dataobj, dtype=np.float32)[mask].T
+        repeats[r, [position[s] for s in trials]] = data
+
+    return Responses(
+        data=repeats.mean(0), stimulus_ids=ids, roi=roi, subject=subject, repeats=repeats,
+        ijk=np.argwhere(mask).astype(np.int32),
+        attrs={"space": space, "modality": "fmri", "mask": str(mask_path.resolve()),
+               "affine": mask_image.affine.ravel(), "shape": np.array(mask.shape)},
+    )

@@ -1,0 +1,138 @@
+"""Simulated fMRI subjects with planted truth, written as a BIDS derivative of single-trial betas.
+
+Each ROI is a union of spheres at MNI coordinates, intersected with the MNI152 brain mask on a
+coarse grid. A driven ROI's voxels are random linear read-outs of one model layer's features
+(z-scored), scaled to the configured SNR; every other brain voxel is noise only. Each repeat
+presents the stimuli in a new random order, as a real experiment would.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pandas as pd
+
+from brainencode.datasets import bids_names
+from brainencode.datasets.stimuli import read_stimuli
+from brainencode.errors import BrainencodeError
+from brainencode.features.extract import load_features
+
+MNI_BOX = np.array([[-90.0, -126.0, -72.0], [90.0, 90.0, 108.0]])  # MNI152 field of view, mm
+
+
+def mni_grid(voxel_size: float) -> tuple[np.ndarray, tuple[int, int, int]]:
+    """Affine and shape of an isotropic grid covering the MNI152 field of view."""
+    affine = np.diag([voxel_size, voxel_size, voxel_size, 1.0])
+    affine[:3, 3] = MNI_BOX[0]
+    shape = tuple(int(n) for n in np.floor((MNI_BOX[1] - MNI_BOX[0]) / voxel_size) + 1)
+    return affine, shape
+
+
+def brain_mask(voxel_size: float) -> nib.Nifti1Image:
+    """nilearn's MNI152 brain mask resampled (nearest neighbour) to the demo grid."""
+    from nilearn.datasets import load_mni152_brain_mask
+    from nilearn.image import resample_img
+
+    affine, shape = mni_grid(voxel_size)
+    mask = resample_img(load_mni152_brain_mask(resolution=2), target_affine=affine,
+                        target_shape=shape, interpolation="nearest", force_resample=True,
+                        copy_header=True)
+    data = (np.asarray(mask.dataobj) > 0).astype(np.uint8)
+    return nib.Nifti1Image(data, affine)
+
+
+def roi_labels(mask: nib.Nifti1Image, rois: list[dict], jitter_mm: np.ndarray) -> np.ndarray:
+    """Integer label volume: 0 outside ROIs, i+1 inside rois[i] (first ROI wins on overlap)."""
+    inside = np.asarray(mask.dataobj) > 0
+    ijk = np.argwhere(inside)
+    xyz = nib.affines.apply_affine(mask.affine, ijk)
+    labels = np.zeros(mask.shape, dtype=np.int16)
+    for index, roi in enumerate(rois, start=1):
+        centers = np.asarray(roi["centers_mni"], dtype=float) + jitter_mm
+        distance = np.linalg.norm(xyz[:, None, :] - centers[None], axis=2).min(axis=1)
+        hit = ijk[(distance <= roi["radius_mm"])]
+        free = labels[tuple(hit.T)] == 0
+        labels[tuple(hit[free].T)] = index
+    return labels
+
+
+def _zscore(x: np.ndarray) -> np.ndarray:
+    std = x.std(0)
+    return (x - x.mean(0)) / np.where(std > 0, std, 1.0)
+
+
+def simulate_subject(stimuli_path: str | Path, feature_dirs: dict[str, str | Path], demo: dict,
+                     subject: str, subject_index: int, bids_root: str | Path,
+                     task: str, space: str) -> None:
+    """Write one simulated subject (betas per repeat, mask, ROI atlas, truth) under bids_root."""
+    table = read_stimuli(stimuli_path)
+    ids = list(table["stimulus_id"])
+    n_stimuli = len(ids)
+    rng = np.random.default_rng([demo["seed"], subject_index])
+
+    mask = brain_mask(demo["voxel_size_mm"])
+    labels = roi_labels(mask, demo["rois"], rng.uniform(-3, 3, size=3))
+    inside = np.asarray(mask.dataobj) > 0
+    target_labels = labels[inside]
+    noise_sd = demo["noise_sd"]
+
+    signal = np.zeros((n_stimuli, int(inside.sum())), dtype=np.float64)
+    truth = []
+    for index, roi in enumerate(demo["rois"], start=1):
+        voxels = np.flatnonzero(target_labels == index)
+        entry = {"name": roi["name"], "n_voxels": int(len(voxels)), "driver": roi.get("driver")}
+        truth.append(entry)
+        driver = roi.get("driver")
+        if driver is None or len(voxels) == 0:
+            continue
+        meta, layers = load_features(feature_dirs[driver["model"]])
+        if meta["stimulus_ids"] != ids:
+            raise BrainencodeError(f"{feature_dirs[driver['model']]}: stimulus_ids: expected "
+                                   f"the order of {stimuli_path}")
+        if driver["layer"] not in layers:
+            raise BrainencodeError(f"demo.rois.{index - 1}.driver.layer: expected one of "
+                                   f"{meta['layers']}, got {driver['layer']!r}")
+        features = _zscore(layers[driver["layer"]].astype(np.float64))
+        weights = rng.standard_normal((features.shape[1], len(voxels)))
+        drive = _zscore(features @ weights)
+        signal[:, voxels] = drive * np.sqrt(driver["snr"]) * noise_sd
+        entry["expected_ceiling_r"] = float(np.sqrt(
+            driver["snr"] / (driver["snr"] + 1.0 / demo["n_repeats"])))
+
+    out = bids_names.func_dir(bids_root, subject)
+    out.mkdir(parents=True, exist_ok=True)
+    nib.save(mask, out / bids_names.mask_name(subject, space))
+    rois_file = bids_names.rois_name(subject, space)
+    nib.save(nib.Nifti1Image(labels, mask.affine), out / rois_file)
+    pd.DataFrame({"index": range(1, len(demo["rois"]) + 1),
+                  "name": [r["name"] for r in demo["rois"]]}).to_csv(
+        out / bids_names.sidecar(rois_file), sep="\t", index=False)
+
+    for run in range(1, demo["n_repeats"] + 1):
+        order = rng.permutation(n_stimuli)
+        trials = signal[order] + rng.standard_normal(signal.shape) * noise_sd
+        volume = np.zeros((*mask.shape, n_stimuli), dtype=np.float32)
+        volume[inside] = trials.T
+        name = bids_names.betas_name(subject, task, run, space)
+        nib.save(nib.Nifti1Image(volume, mask.affine), out / name)
+        pd.DataFrame({"stimulus_id": [ids[i] for i in order]}).to_csv(
+            out / bids_names.sidecar(name), sep="\t", index=False)
+
+    (out / f"{subject}_desc-truth.json").write_text(json.dumps(
+        {"subject": subject, "noise_sd": noise_sd, "n_repeats": demo["n_repeats"],
+         "rois": truth}, indent=1))
+
+
+def write_dataset_description(bids_root: str | Path) -> None:
+    """BIDS derivative dataset_description.json for the demo betas."""
+    root = Path(bids_root)
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "dataset_description.json").write_text(json.dumps({
+        "Name": "brainencode demo: simulated single-trial betas with planted truth",
+        "BIDSVersion": "1.9.0",
+        "DatasetType": "derivative",
+        "GeneratedBy": [{"Name": "brainencode", "Description": "brainencode demo-subject"}],
+    }, indent=1))

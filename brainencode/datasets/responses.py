@@ -1,0 +1,82 @@
+"""The responses contract: one HDF5 file per subject (see DESIGN.md, 'Data contracts')."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from brainencode.errors import BrainencodeError
+
+STR = h5py.string_dtype("utf-8")
+
+
+@dataclass
+class Responses:
+    """Responses of one subject: ``data`` is [n_stimuli, n_targets], the mean over ``repeats``."""
+
+    data: np.ndarray
+    stimulus_ids: list[str]
+    roi: np.ndarray
+    subject: str
+    repeats: np.ndarray | None = None
+    ijk: np.ndarray | None = None
+    attrs: dict = field(default_factory=dict)
+
+    @property
+    def n_targets(self) -> int:
+        return self.data.shape[1]
+
+
+def write_responses(path: str | Path, responses: Responses) -> None:
+    """Write atomically (temporary name, then rename) so a partial file never looks complete."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".partial.h5")
+    n_stimuli, n_targets = responses.data.shape
+    chunk = (n_stimuli, min(n_targets, 4096))
+    with h5py.File(tmp, "w") as f:
+        f.create_dataset("data", data=responses.data.astype(np.float32), chunks=chunk)
+        if responses.repeats is not None:
+            f.create_dataset("repeats", data=responses.repeats.astype(np.float32),
+                             chunks=(1, *chunk))
+        f.create_dataset("stimulus_id", data=np.array(responses.stimulus_ids, dtype=object),
+                         dtype=STR)
+        f.create_dataset("roi", data=np.asarray(responses.roi, dtype=object), dtype=STR)
+        if responses.ijk is not None:
+            f.create_dataset("ijk", data=responses.ijk.astype(np.int32))
+        f.attrs["subject"] = responses.subject
+        for key, value in responses.attrs.items():
+            f.attrs[key] = value
+    tmp.replace(path)
+
+
+def read_responses(path: str | Path) -> Responses:
+    """Read a responses file, checking the fields every consumer relies on."""
+    path = Path(path)
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise BrainencodeError(f"{path}: cannot open as HDF5 responses ({exc})") from None
+    with f:
+        for key in ("data", "stimulus_id", "roi"):
+            if key not in f:
+                raise BrainencodeError(f"{path}: missing dataset '{key}' (expected the "
+                                       "responses layout of DESIGN.md)")
+        data = f["data"][:]
+        stimulus_ids = [s.decode() if isinstance(s, bytes) else s for s in f["stimulus_id"][:]]
+        if data.ndim != 2 or data.shape[0] != len(stimulus_ids):
+            raise BrainencodeError(f"{path}: data: expected [n_stimuli={len(stimulus_ids)}, "
+                                   f"n_targets], got shape {data.shape}")
+        roi = np.array([s.decode() if isinstance(s, bytes) else s for s in f["roi"][:]])
+        return Responses(
+            data=data,
+            stimulus_ids=stimulus_ids,
+            roi=roi,
+            subject=str(f.attrs.get("subject", path.stem)),
+            repeats=f["repeats"][:] if "repeats" in f else None,
+            ijk=f["ijk"][:] if "ijk" in f else None,
+            attrs={k: v for k, v in f.attrs.items() if k != "subject"},
+        )

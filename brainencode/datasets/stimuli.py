@@ -1,0 +1,54 @@
+"""The stimuli table contract: a TSV with stimulus_id, modality, path or text, optional caption."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pandas as pd
+
+from brainencode.errors import BrainencodeError
+
+MODALITIES = ("image", "text", "word")
+
+
+def read_stimuli(path: str | Path) -> pd.DataFrame:
+    """Read and check a stimuli TSV; image paths are resolved relative to the table's folder."""
+    path = Path(path)
+    try:
+        table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    except (OSError, pd.errors.ParserError) as exc:
+        raise BrainencodeError(f"{path}: cannot read stimuli table ({exc})") from None
+    for column in ("stimulus_id", "modality"):
+        if column not in table.columns:
+            raise BrainencodeError(f"{path}: missing column '{column}' (expected stimulus_id, "
+                                   "modality, path or text)")
+    duplicated = table["stimulus_id"][table["stimulus_id"].duplicated()]
+    if len(duplicated):
+        raise BrainencodeError(f"{path}: stimulus_id: expected unique ids, "
+                               f"{duplicated.iloc[0]!r} appears more than once")
+    bad = table.loc[~table["modality"].isin(MODALITIES), "modality"]
+    if len(bad):
+        raise BrainencodeError(f"{path}: modality: expected one of {MODALITIES}, "
+                               f"got {bad.iloc[0]!r}")
+    if (table["modality"] == "image").any():
+        if "path" not in table.columns:
+            raise BrainencodeError(f"{path}: image stimuli need a 'path' column")
+        resolved = [str((path.parent / p).resolve()) if p else "" for p in table["path"]]
+        table["path"] = resolved
+        missing = [p for p, m in zip(resolved, table["modality"], strict=True) if m == "image"
+                   and not Path(p).is_file()]
+        if missing:
+            raise BrainencodeError(f"{path}: path: image file not found: {missing[0]}")
+    return table
+
+
+def stimuli_hash(table: pd.DataFrame) -> str:
+    """SHA-256 over the stimulus ids, texts, captions and image bytes, in table order."""
+    digest = hashlib.sha256()
+    for row in table.itertuples(index=False):
+        for column in ("stimulus_id", "modality", "text", "caption"):
+            digest.update(str(getattr(row, column, "")).encode() + b"\0")
+        if row.modality == "image":
+            digest.update(Path(row.path).read_bytes())
+    return digest.hexdigest()

@@ -1,0 +1,46 @@
+"""Outer cross-validation: out-of-fold predictions from models fitted on training folds only."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.model_selection import GroupKFold, KFold
+
+from brainencode.encoders.ridge import RidgeCV
+
+
+def standardize(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """z-score columns with the training fold's mean and std (constant columns only centred)."""
+    mean = train.mean(0)
+    std = train.std(0)
+    std = np.where(std > 0, std, 1.0)
+    return (train - mean) / std, (test - mean) / std
+
+
+def outer_splitter(n_folds: int, seed: int, groups: np.ndarray | None):
+    """GroupKFold when stimuli carry groups (runs, stories, sessions), else shuffled KFold."""
+    if groups is not None:
+        return GroupKFold(n_folds)
+    return KFold(n_folds, shuffle=True, random_state=seed)
+
+
+def cross_validated_predictions(X: np.ndarray, Y: np.ndarray, alphas: np.ndarray,
+                                outer_folds: int, inner_folds: int, seed: int = 0,
+                                groups: np.ndarray | None = None, device: str = "auto",
+                                ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """Out-of-fold predictions [n_stimuli, n_targets], chosen alphas [n_folds, n_targets] and
+    the test indices of each fold (score within folds: see metrics.fold_pearson).
+
+    Features are standardized on each training fold; RidgeCV picks one alpha per target by
+    inner CV within that training fold (grouped when groups are given).
+    """
+    predictions = np.empty(Y.shape, dtype=np.float32)
+    chosen, folds = [], []
+    for train, test in outer_splitter(outer_folds, seed, groups).split(X, Y, groups):
+        X_train, X_test = standardize(X[train], X[test])
+        inner = GroupKFold(inner_folds) if groups is not None else inner_folds
+        model = RidgeCV(alphas=alphas, cv=inner, device=device)
+        model.fit(X_train, Y[train], None if groups is None else groups[train])
+        predictions[test] = model.predict(X_test)
+        chosen.append(model.alphas_)
+        folds.append(test)
+    return predictions, np.stack(chosen), folds

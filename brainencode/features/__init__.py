@@ -1,0 +1,1 @@
+"""Deep-network feature extraction: every layer in one forward pass, pooled, one .npy per layer."""

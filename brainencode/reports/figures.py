@@ -1,0 +1,110 @@
+"""Per-subject figures: layer curves per ROI, a model x ROI heatmap and a voxel-wise brain map."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import h5py
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import nibabel as nib  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from brainencode.datasets.responses import read_responses  # noqa: E402
+
+FIGURES = ("layer_curves.png", "model_roi_heatmap.png", "brain_best_r.png")
+
+
+def _metric(scores: pd.DataFrame, metric: str) -> pd.DataFrame:
+    table = scores[scores["metric"] == metric].copy()
+    order = {}
+    for model, group in table.groupby("model", sort=False):
+        layers = list(dict.fromkeys(group["layer"]))
+        order.update({(model, layer): i / max(len(layers) - 1, 1)
+                      for i, layer in enumerate(layers)})
+    table["depth"] = [order[(m, la)] for m, la in zip(table["model"], table["layer"], strict=True)]
+    return table
+
+
+def layer_curves(scores: pd.DataFrame, path: Path) -> None:
+    """Mean out-of-fold r per ROI against relative layer depth, one line per model."""
+    table = _metric(scores, "r")
+    rois = list(dict.fromkeys(table["roi"]))
+    fig, axes = plt.subplots(1, len(rois), figsize=(3.2 * len(rois), 3.0), sharey=True,
+                             squeeze=False)
+    for ax, roi in zip(axes[0], rois, strict=True):
+        for model, group in table[table["roi"] == roi].groupby("model", sort=False):
+            ax.plot(group["depth"], group["value"], marker="o", ms=3, label=model)
+        ax.axhline(0, color="0.6", lw=0.8)
+        ax.set_title(roi)
+        ax.set_xlabel("relative layer depth (0 = embeddings)")
+    axes[0, 0].set_ylabel("mean Pearson r (out-of-fold)")
+    axes[0, -1].legend(fontsize=8, frameon=False)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def model_roi_heatmap(scores: pd.DataFrame, path: Path) -> None:
+    """Best-layer mean r per model and ROI, annotated with the best layer."""
+    table = _metric(scores, "r")
+    best = table.loc[table.groupby(["model", "roi"], sort=False)["value"].idxmax()]
+    models = list(dict.fromkeys(table["model"]))
+    rois = list(dict.fromkeys(table["roi"]))
+    grid = best.pivot(index="model", columns="roi", values="value").loc[models, rois]
+    layer = best.pivot(index="model", columns="roi", values="layer").loc[models, rois]
+    fig, ax = plt.subplots(figsize=(1.4 * len(rois) + 2.5, 0.7 * len(models) + 1.5))
+    limit = max(float(np.nanmax(np.abs(grid.values))), 0.05)
+    image = ax.imshow(grid.values, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto")
+    for i in range(len(models)):
+        for j in range(len(rois)):
+            ax.text(j, i, f"{grid.values[i, j]:.2f}\n{layer.values[i, j]}", ha="center",
+                    va="center", fontsize=8)
+    ax.set_xticks(range(len(rois)), rois)
+    ax.set_yticks(range(len(models)), models)
+    fig.colorbar(image, ax=ax, label="best-layer mean Pearson r")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def best_r_volume(encoding_dirs: list[Path], responses_path: Path) -> nib.Nifti1Image:
+    """Per voxel, the best out-of-fold r over every model and layer, as a NIfTI volume."""
+    responses = read_responses(responses_path)
+    best = np.full(responses.n_targets, -np.inf)
+    for folder in encoding_dirs:
+        for layer_file in sorted(Path(folder).glob("*.h5")):
+            with h5py.File(layer_file, "r") as f:
+                best = np.fmax(best, f["r"][:])
+    shape = tuple(int(s) for s in responses.attrs["shape"])
+    volume = np.zeros(shape, dtype=np.float32)
+    volume[tuple(responses.ijk.T)] = np.where(np.isfinite(best), best, 0)
+    return nib.Nifti1Image(volume, np.asarray(responses.attrs["affine"]).reshape(4, 4))
+
+
+def brain_map(volume: nib.Nifti1Image, title: str, path: Path) -> None:
+    """Orthogonal slices on nilearn's MNI152 template, thresholded at r = 0.1."""
+    from nilearn import plotting
+
+    display = plotting.plot_stat_map(volume, threshold=0.1, display_mode="ortho",
+                                     cut_coords=(-40, -60, 8), colorbar=True, cmap="hot",
+                                     title=title, draw_cross=False)
+    display.savefig(path, dpi=110)
+    display.close()
+
+
+def subject_figures(scores_path: Path, encoding_dirs: list[Path], responses_path: Path,
+                    out_dir: Path) -> list[Path]:
+    """Write the three per-subject figures into out_dir."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    scores = pd.read_csv(scores_path, sep="\t")
+    subject = scores["subject"].iloc[0]
+    paths = [out_dir / name for name in FIGURES]
+    layer_curves(scores, paths[0])
+    model_roi_heatmap(scores, paths[1])
+    brain_map(best_r_volume(encoding_dirs, responses_path),
+              f"{subject}: best r over models and layers", paths[2])
+    return paths

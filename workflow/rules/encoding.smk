@@ -1,0 +1,42 @@
+# Encoding: voxel-wise ridge per subject and model (all layers), then one score table per subject.
+
+
+rule encode:
+    input:
+        responses=f"{RESULTS}/responses/{{subject}}.h5",
+        features=f"{RESULTS}/features/{{model}}",
+    output:
+        out_dir=directory(f"{RESULTS}/encoding/{{subject}}/{{model}}"),
+    params:
+        settings=as_json(config["encoding"]),
+    log:
+        f"{RESULTS}/logs/encode/{{subject}}/{{model}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/encode/{{subject}}/{{model}}.tsv"
+    threads: 2
+    conda:
+        "../envs/brainencode.yaml"
+    shell:
+        "brainencode encode --responses {input.responses} --features {input.features} "
+        "--model {wildcards.model} --settings {params.settings} --out-dir {output.out_dir} "
+        "> {log} 2>&1"
+
+
+rule gather_scores:
+    input:
+        expand(f"{RESULTS}/encoding/{{{{subject}}}}/{{model}}", model=MODELS),
+    output:
+        report(
+            f"{RESULTS}/encoding/{{subject}}/scores.tsv",
+            caption="../report/scores.rst",
+            category="Scores",
+            subcategory="{subject}",
+        ),
+    params:
+        tables=lambda wc, input: " ".join(f"{d}/scores.tsv" for d in input),
+    log:
+        f"{RESULTS}/logs/gather_scores/{{subject}}.log",
+    conda:
+        "../envs/brainencode.yaml"
+    shell:
+        "brainencode gather-scores --out {output} {params.tables} > {log} 2>&1"

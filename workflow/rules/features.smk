@@ -1,0 +1,20 @@
+# Features: every layer of one model, one .npy per layer + meta.json.
+
+
+rule features:
+    input:
+        stimuli=stimuli_table(),
+    output:
+        directory(f"{RESULTS}/features/{{model}}"),
+    params:
+        spec=lambda wc: as_json(config["models"][wc.model]),
+    log:
+        f"{RESULTS}/logs/features/{{model}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/features/{{model}}.tsv"
+    threads: 2
+    conda:
+        "../envs/brainencode.yaml"
+    shell:
+        "brainencode features --stimuli {input.stimuli} --spec {params.spec} "
+        "--name {wildcards.model} --out-dir {output} > {log} 2>&1"

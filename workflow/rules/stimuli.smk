@@ -1,0 +1,71 @@
+# Stimuli and responses: the demo's generated data, and BIDS beta maps -> responses HDF5.
+
+
+rule demo_stimuli:
+    output:
+        table=f"{RESULTS}/demo/stimuli/stimuli.tsv",
+        images=directory(f"{RESULTS}/demo/stimuli/images"),
+    params:
+        out_dir=f"{RESULTS}/demo/stimuli",
+        n=config["demo"]["n_stimuli"],
+        size=config["demo"]["image_size"],
+        seed=config["demo"]["seed"],
+    log:
+        f"{RESULTS}/logs/demo_stimuli.log",
+    conda:
+        "../envs/brainencode.yaml"
+    shell:
+        "brainencode demo-stimuli --out-dir {params.out_dir} --n-stimuli {params.n} "
+        "--image-size {params.size} --seed {params.seed} > {log} 2>&1"
+
+
+def driver_models():
+    return sorted({r["driver"]["model"] for r in config["demo"]["rois"] if "driver" in r})
+
+
+rule demo_subject:
+    input:
+        stimuli=f"{RESULTS}/demo/stimuli/stimuli.tsv",
+        features=[f"{RESULTS}/features/{m}" for m in driver_models()],
+    output:
+        betas=directory(f"{RESULTS}/demo/bids/{{subject}}"),
+    params:
+        features=" ".join(f"{m}={RESULTS}/features/{m}" for m in driver_models()),
+        demo=as_json(config["demo"]),
+        index=lambda wc: SUBJECTS.index(wc.subject) + 1,
+        bids_root=f"{RESULTS}/demo/bids",
+        task=config["dataset"]["task"],
+        space=config["dataset"]["space"],
+    log:
+        f"{RESULTS}/logs/demo_subject/{{subject}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/demo_subject/{{subject}}.tsv"
+    conda:
+        "../envs/brainencode.yaml"
+    shell:
+        "brainencode demo-subject --stimuli {input.stimuli} --features {params.features} "
+        "--demo {params.demo} --subject {wildcards.subject} --subject-index {params.index} "
+        "--bids-root {params.bids_root} --task {params.task} --space {params.space} "
+        "> {log} 2>&1"
+
+
+rule responses:
+    input:
+        stimuli=stimuli_table(),
+        subject=f"{bids_root()}/{{subject}}",
+    output:
+        f"{RESULTS}/responses/{{subject}}.h5",
+    params:
+        bids_root=bids_root(),
+        task=config["dataset"]["task"],
+        space=config["dataset"]["space"],
+    log:
+        f"{RESULTS}/logs/responses/{{subject}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/responses/{{subject}}.tsv"
+    conda:
+        "../envs/brainencode.yaml"
+    shell:
+        "brainencode responses --bids-root {params.bids_root} --subject {wildcards.subject} "
+        "--stimuli {input.stimuli} --task {params.task} --space {params.space} "
+        "--out {output} > {log} 2>&1"
