@@ -62,7 +62,7 @@ def cmd_figures(args: argparse.Namespace) -> None:
     from brainencode.reports.figures import subject_figures
 
     subject_figures(Path(args.scores), [Path(p) for p in args.encoding],
-                    Path(args.responses), Path(args.out_dir))
+                    Path(args.responses), Path(args.out_dir), args.fdr_q)
 
 
 def cmd_report(args: argparse.Namespace) -> None:
@@ -139,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scores", required=True)
     p.add_argument("--encoding", nargs="+", required=True, help="encoding folders, one per model")
     p.add_argument("--responses", required=True)
+    p.add_argument("--fdr-q", type=float, default=0.05, help="significance level of the map")
     p.add_argument("--out-dir", required=True)
     p.set_defaults(func=cmd_figures)
 

@@ -33,7 +33,7 @@ def cross_validated_predictions(X: np.ndarray, Y: np.ndarray, alphas: np.ndarray
     Features are standardized on each training fold; RidgeCV picks one alpha per target by
     inner CV within that training fold (grouped when groups are given).
     """
-    predictions = np.empty(Y.shape, dtype=np.float32)
+    predictions = np.empty(Y.shape, dtype=np.float64)
     chosen, folds = [], []
     for train, test in outer_splitter(outer_folds, seed, groups).split(X, Y, groups):
         X_train, X_test = standardize(X[train], X[test])

@@ -101,5 +101,11 @@ class RidgeCV(RegressorMixin, BaseEstimator):
             yield slice(start, min(start + self.target_chunk, n))
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        """Predicted responses [n_samples, n_targets]."""
-        return np.asarray(X, dtype=np.float32) @ self.coef_.T + self.intercept_
+        """Predicted responses [n_samples, n_targets], float64.
+
+        The product is computed in float32, the intercept added in float64: for a heavily
+        regularized target the prediction varies by far less than float32 resolves around a
+        large intercept, and rounding it would distort the correlation scored on it.
+        """
+        product = np.asarray(X, dtype=np.float32) @ self.coef_.T
+        return product.astype(np.float64) + self.intercept_.astype(np.float64)

@@ -61,8 +61,9 @@ def model_roi_heatmap(scores: pd.DataFrame, path: Path) -> None:
     image = ax.imshow(grid.values, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto")
     for i in range(len(models)):
         for j in range(len(rois)):
-            ax.text(j, i, f"{grid.values[i, j]:.2f}\n{layer.values[i, j]}", ha="center",
-                    va="center", fontsize=8)
+            value = grid.values[i, j]
+            ax.text(j, i, f"{value:.2f}\n{layer.values[i, j]}", ha="center", va="center",
+                    fontsize=8, color="white" if abs(value) > 0.6 * limit else "black")
     ax.set_xticks(range(len(rois)), rois)
     ax.set_yticks(range(len(models)), models)
     fig.colorbar(image, ax=ax, label="best-layer mean Pearson r")
@@ -71,33 +72,46 @@ def model_roi_heatmap(scores: pd.DataFrame, path: Path) -> None:
     plt.close(fig)
 
 
-def best_r_volume(encoding_dirs: list[Path], responses_path: Path) -> nib.Nifti1Image:
-    """Per voxel, the best out-of-fold r over every model and layer, as a NIfTI volume."""
+def best_r_volume(encoding_dirs: list[Path], responses_path: Path,
+                  alpha: float) -> nib.Nifti1Image:
+    """Per voxel, the best r over every model and layer, kept where it is significant.
+
+    The maximum over k model x layer choices is biased upwards for noise voxels, so a voxel is
+    shown only where its smallest BH q-value survives a Bonferroni step across the k choices
+    (q_min * k < alpha); elsewhere it is 0.
+    """
     responses = read_responses(responses_path)
     best = np.full(responses.n_targets, -np.inf)
+    q_min = np.ones(responses.n_targets)
+    n_choices = 0
     for folder in encoding_dirs:
         for layer_file in sorted(Path(folder).glob("*.h5")):
             with h5py.File(layer_file, "r") as f:
                 best = np.fmax(best, f["r"][:])
+                q_min = np.fmin(q_min, f["q"][:])
+            n_choices += 1
+    keep = np.isfinite(best) & (q_min * n_choices < alpha)
     shape = tuple(int(s) for s in responses.attrs["shape"])
     volume = np.zeros(shape, dtype=np.float32)
-    volume[tuple(responses.ijk.T)] = np.where(np.isfinite(best), best, 0)
+    volume[tuple(responses.ijk.T)] = np.where(keep, best, 0)
     return nib.Nifti1Image(volume, np.asarray(responses.attrs["affine"]).reshape(4, 4))
 
 
 def brain_map(volume: nib.Nifti1Image, title: str, path: Path) -> None:
-    """Orthogonal slices on nilearn's MNI152 template, thresholded at r = 0.1."""
+    """Orthogonal slices through the demo's language and visual ROIs on nilearn's MNI152."""
     from nilearn import plotting
 
-    display = plotting.plot_stat_map(volume, threshold=0.1, display_mode="ortho",
-                                     cut_coords=(-40, -60, 8), colorbar=True, cmap="hot",
-                                     title=title, draw_cross=False)
+    vmax = max(float(np.asarray(volume.dataobj).max()), 0.1)
+    display = plotting.plot_stat_map(volume, threshold=1e-6, display_mode="ortho",
+                                     cut_coords=(-48, -60, 8), colorbar=True, cmap="hot",
+                                     symmetric_cbar=False, vmin=0, vmax=vmax, title=title,
+                                     draw_cross=False)
     display.savefig(path, dpi=110)
     display.close()
 
 
 def subject_figures(scores_path: Path, encoding_dirs: list[Path], responses_path: Path,
-                    out_dir: Path) -> list[Path]:
+                    out_dir: Path, alpha: float) -> list[Path]:
     """Write the three per-subject figures into out_dir."""
     out_dir.mkdir(parents=True, exist_ok=True)
     scores = pd.read_csv(scores_path, sep="\t")
@@ -105,6 +119,7 @@ def subject_figures(scores_path: Path, encoding_dirs: list[Path], responses_path
     paths = [out_dir / name for name in FIGURES]
     layer_curves(scores, paths[0])
     model_roi_heatmap(scores, paths[1])
-    brain_map(best_r_volume(encoding_dirs, responses_path),
-              f"{subject}: best r over models and layers", paths[2])
+    brain_map(best_r_volume(encoding_dirs, responses_path, alpha),
+              f"{subject}: best Pearson r over models and layers (significant voxels)",
+              paths[2])
     return paths

@@ -1,5 +1,6 @@
 # Config validation and helpers shared by the rules.
 import json
+import os
 import shlex
 import sys
 
@@ -9,7 +10,7 @@ from brainencode.errors import BrainencodeError
 try:
     validate_config(
         config,
-        source=", ".join(workflow.configfiles) or "config",
+        source=" + ".join(map(str, workflow.configfiles)) or "config",
         schema_path=workflow.source_path("../schemas/config.schema.yaml"),
     )
 except BrainencodeError as exc:
@@ -42,3 +43,8 @@ def bids_root():
     if DEMO:
         return f"{RESULTS}/demo/bids"
     return config["dataset"]["bids_root"]
+
+
+def driver_models():
+    """Models whose features drive the demo's simulated ROIs."""
+    return sorted({r["driver"]["model"] for r in config["demo"]["rois"] if "driver" in r})

@@ -26,14 +26,16 @@ rule figures:
             subcategory="{subject}",
         ),
     params:
-        out_dir=f"{RESULTS}/figures/{{subject}}",
+        out_dir=lambda wc, output: os.path.dirname(output.brain),
+        fdr_q=config["encoding"]["fdr_q"],
     log:
         f"{RESULTS}/logs/figures/{{subject}}.log",
     conda:
         "../envs/brainencode.yaml"
     shell:
         "brainencode figures --scores {input.scores} --encoding {input.encoding} "
-        "--responses {input.responses} --out-dir {params.out_dir} > {log} 2>&1"
+        "--responses {input.responses} --fdr-q {params.fdr_q} --out-dir {params.out_dir} "
+        "> {log} 2>&1"
 
 
 rule report:

@@ -6,7 +6,7 @@ rule demo_stimuli:
         table=f"{RESULTS}/demo/stimuli/stimuli.tsv",
         images=directory(f"{RESULTS}/demo/stimuli/images"),
     params:
-        out_dir=f"{RESULTS}/demo/stimuli",
+        out_dir=lambda wc, output: os.path.dirname(output.table),
         n=config["demo"]["n_stimuli"],
         size=config["demo"]["image_size"],
         seed=config["demo"]["seed"],
@@ -19,10 +19,6 @@ rule demo_stimuli:
         "--image-size {params.size} --seed {params.seed} > {log} 2>&1"
 
 
-def driver_models():
-    return sorted({r["driver"]["model"] for r in config["demo"]["rois"] if "driver" in r})
-
-
 rule demo_subject:
     input:
         stimuli=f"{RESULTS}/demo/stimuli/stimuli.tsv",
@@ -33,7 +29,7 @@ rule demo_subject:
         features=" ".join(f"{m}={RESULTS}/features/{m}" for m in driver_models()),
         demo=as_json(config["demo"]),
         index=lambda wc: SUBJECTS.index(wc.subject) + 1,
-        bids_root=f"{RESULTS}/demo/bids",
+        bids_root=lambda wc, output: os.path.dirname(output.betas),
         task=config["dataset"]["task"],
         space=config["dataset"]["space"],
     log:
@@ -56,7 +52,7 @@ rule responses:
     output:
         f"{RESULTS}/responses/{{subject}}.h5",
     params:
-        bids_root=bids_root(),
+        bids_root=lambda wc, input: os.path.dirname(input.subject),
         task=config["dataset"]["task"],
         space=config["dataset"]["space"],
     log:

@@ -1,0 +1,74 @@
+"""Config validation: defaults filled, one clear line for a wrong key or type."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from brainencode.config import load_config, validate_config
+from brainencode.errors import BrainencodeError
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _demo_config() -> dict:
+    return yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+
+
+def test_demo_config_is_valid_and_defaults_are_filled():
+    config = load_config(REPO / "config" / "config.yaml")
+    assert config["models"]["minilm"]["pooling"] == "mean"
+    assert config["encoding"]["fdr_q"] == 0.05
+    assert config["report"]["title"]
+
+
+@pytest.mark.parametrize("edit,expected", [
+    (lambda c: c.update(modles={}), "unknown key 'modles' at top level"),
+    (lambda c: c["encoding"].update(outer_folds="five"),
+     "encoding.outer_folds: expected integer, got 'five'"),
+    (lambda c: c["models"]["minilm"].update(family="resnet"),
+     "models.minilm.family: expected one of"),
+    (lambda c: c["models"]["minilm"].update(layers=3), "unknown key 'layers' at models.minilm"),
+    (lambda c: c["demo"]["rois"][0]["driver"].update(model="clip"),
+     "demo.rois.0.driver.model: expected one of the models"),
+])
+def test_bad_config_is_one_line_naming_the_key(edit, expected):
+    config = _demo_config()
+    edit(config)
+    with pytest.raises(BrainencodeError) as info:
+        validate_config(config, "my.yaml")
+    message = str(info.value)
+    assert message.startswith("my.yaml: ") and expected in message
+    assert "\n" not in message
+
+
+def test_snakemake_stops_with_one_line_on_a_bad_config(tmp_path, env):
+    config = _demo_config()
+    config["encoding"]["inner_folds"] = 1.5
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(config))
+    result = subprocess.run(["snakemake", "-n", "--configfile", str(path)], cwd=REPO, env=env,
+                            capture_output=True, text=True)
+    assert result.returncode != 0
+    errors = [line for line in result.stderr.splitlines() if "inner_folds" in line]
+    assert errors == [f"{path}: encoding.inner_folds: expected integer, got 1.5"]
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+
+
+def test_cli_validate_config(tmp_path, env):
+    ok = subprocess.run(["brainencode", "validate-config", "config/config.yaml"], cwd=REPO,
+                        env=env, capture_output=True, text=True)
+    assert ok.returncode == 0 and "valid" in ok.stdout
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("dataset: {format: demo, subjects: [sub-01]}\nmodels: {x: {family: vit}}\n"
+                   "encoding: {alphas: {n: zero}}\n")
+    result = subprocess.run(["brainencode", "validate-config", str(bad)], cwd=REPO, env=env,
+                            capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"brainencode validate-config: error: {bad}: encoding.alphas.n: expected integer, "
+        "got 'zero'"]

@@ -1,0 +1,62 @@
+"""Feature extraction: real MiniLM weights, an untrained ViT from its config, layers and seeds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from brainencode.datasets.demo_stimuli import make_demo_stimuli
+from brainencode.errors import BrainencodeError
+from brainencode.features.extract import extract_features, load_features
+
+TINY_VIT = {"family": "vit", "trained": False, "seed": 3, "pooling": "mean", "batch_size": 4,
+            "config": {"hidden_size": 32, "num_hidden_layers": 3, "num_attention_heads": 2,
+                       "intermediate_size": 64, "image_size": 64, "patch_size": 16}}
+MINILM = {"family": "minilm", "trained": True, "pooling": "mean", "batch_size": 8}
+
+
+@pytest.fixture(scope="module")
+def stimuli(tmp_path_factory):
+    return make_demo_stimuli(tmp_path_factory.mktemp("stimuli"), 10, 64, seed=0)
+
+
+def test_untrained_vit_layers_shapes_and_seed(stimuli, tmp_path):
+    meta, layers = extract_features(stimuli, TINY_VIT, tmp_path / "a"), None
+    meta, layers = load_features(tmp_path / "a")
+    assert meta["layers"] == ["embeddings", "layer01", "layer02", "layer03"]
+    assert all(layers[la].shape == (10, 32) and layers[la].dtype == np.float32 for la in layers)
+    assert meta["trained"] is False and meta["seed"] == 3
+    assert meta["stimulus_ids"] == list(pd.read_csv(stimuli, sep="\t")["stimulus_id"])
+    extract_features(stimuli, TINY_VIT, tmp_path / "b")
+    _, again = load_features(tmp_path / "b")
+    for layer in layers:
+        np.testing.assert_array_equal(layers[layer], again[layer])
+    extract_features(stimuli, {**TINY_VIT, "seed": 4}, tmp_path / "c")
+    _, other = load_features(tmp_path / "c")
+    assert not np.allclose(layers["layer03"], other["layer03"])
+
+
+def test_minilm_real_weights_put_paraphrases_closer_than_unrelated(tmp_path):
+    sentences = ["A man is playing a guitar.", "Someone plays the guitar.",
+                 "The stock market fell sharply today.", "A cat sleeps on the sofa.",
+                 "A kitten is napping on the couch."]
+    table = tmp_path / "text.tsv"
+    pd.DataFrame({"stimulus_id": [f"s{i}" for i in range(5)], "modality": "text",
+                  "text": sentences}).to_csv(table, sep="\t", index=False)
+    meta = extract_features(table, {**MINILM, "input": "text"}, tmp_path / "minilm")
+    assert meta["layers"][-1] == "layer06" and len(meta["layers"]) == 7
+    _, layers = load_features(tmp_path / "minilm")
+    e = layers["layer06"]
+    e = e / np.linalg.norm(e, axis=1, keepdims=True)
+    similarity = e @ e.T
+    assert similarity[0, 1] > similarity[0, 2] + 0.3
+    assert similarity[3, 4] > similarity[3, 2] + 0.3
+    assert similarity[3, 4] > similarity[3, 0]
+
+
+def test_missing_trained_weights_name_where_to_put_them(stimuli, tmp_path):
+    spec = {**TINY_VIT, "trained": True, "path": str(tmp_path / "no-such-model")}
+    with pytest.raises(BrainencodeError, match="weights not found at .*no-such-model"):
+        extract_features(stimuli, spec, tmp_path / "out")
+    assert not (tmp_path / "out").exists()

@@ -1,0 +1,114 @@
+"""The whole demo DAG through Snakemake: planted truth recovered, reruns, report, lint."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow
+
+
+def snakemake(env: dict, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["snakemake", "--cores", "2", *args], cwd=REPO, env=env,
+                          capture_output=True, text=True)
+
+
+def job_counts(dry_run_output: str) -> dict[str, int]:
+    """Parse the 'Job stats' table of a dry run."""
+    if "Nothing to be done" in dry_run_output:
+        return {}
+    table = dry_run_output.split("Job stats:")[1].split("total")[0]
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.MULTILINE)}
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory, env):
+    """Run the default demo config into a temporary results folder."""
+    root = tmp_path_factory.mktemp("pipeline")
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config["results"] = str(root / "results")
+    config_path = root / "config.yaml"
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    result = snakemake(env, "--configfile", str(config_path))
+    assert result.returncode == 0, result.stderr[-3000:]
+    return config_path, config, root / "results"
+
+
+def _scores(results: Path, subject: str, metric: str = "r") -> pd.DataFrame:
+    scores = pd.read_csv(results / "encoding" / subject / "scores.tsv", sep="\t")
+    return scores[scores["metric"] == metric]
+
+
+@pytest.mark.parametrize("subject", ["sub-01", "sub-02"])
+def test_planted_truth_is_recovered(demo, subject):
+    config_path, config, results = demo
+    r = _scores(results, subject)
+    best = r.loc[r.groupby(["roi", "model"])["value"].idxmax()].set_index(["roi", "model"])
+    for roi in config["demo"]["rois"]:
+        if "driver" not in roi:
+            continue
+        truth = roi["driver"]
+        per_model = best.loc[roi["name"], "value"]
+        others = per_model.drop(truth["model"])
+        # the driving model predicts its region best, by a clear margin
+        assert per_model[truth["model"]] > others.max() + 0.02, (roi["name"], per_model)
+        # and its best layer is the driving layer or a neighbour
+        layers = list(dict.fromkeys(r[r["model"] == truth["model"]]["layer"]))
+        found = layers.index(best.loc[(roi["name"], truth["model"]), "layer"])
+        assert abs(found - layers.index(truth["layer"])) <= 1
+        # close to the noise ceiling: the model is the true generator
+        expected = np.sqrt(truth["snr"] / (truth["snr"] + 1 / config["demo"]["n_repeats"]))
+        ceiling = _scores(results, subject, "ceiling").set_index("roi")["value"]
+        assert ceiling[roi["name"]].mean() == pytest.approx(expected, abs=0.03)
+        assert per_model[truth["model"]] > 0.9 * expected
+    # noise-only voxels: r near zero for every model and layer, few false discoveries
+    for roi in ("M1", "other"):
+        assert np.abs(r[r["roi"] == roi]["value"]).max() < 0.03
+    significant = _scores(results, subject, "fraction_significant")
+    assert significant[significant["roi"] == "other"]["value"].max() < 0.02
+    assert significant[significant["roi"].isin(["EVC", "LANG"])]["value"].max() > 0.95
+
+
+def test_report_holds_every_figure_and_the_scores(demo):
+    _, config, results = demo
+    html = (results / "report" / "index.html").read_text()
+    assert html.count("data:image/png;base64,") == 3 * len(config["dataset"]["subjects"])
+    assert "http://" not in html and "https://" not in html  # self-contained
+    for model in config["models"]:
+        assert model in html
+    for figure in ("layer_curves", "model_roi_heatmap", "brain_best_r"):
+        png = results / "figures" / "sub-01" / f"{figure}.png"
+        from PIL import Image
+
+        assert min(Image.open(png).size) > 200
+
+
+def test_second_run_does_nothing_and_model_change_reruns_only_dependents(demo, env, tmp_path):
+    config_path, config, _ = demo
+    assert job_counts(snakemake(env, "-n", "--configfile", str(config_path)).stdout) == {}
+
+    config = {**config, "models": {**config["models"], "minilm-untrained": {
+        "family": "minilm", "trained": False, "seed": 1}}}
+    changed = tmp_path / "config.yaml"
+    changed.write_text(yaml.safe_dump(config, sort_keys=False))
+    jobs = job_counts(snakemake(env, "-n", "--configfile", str(changed)).stdout)
+    n_subjects = len(config["dataset"]["subjects"])
+    assert jobs == {"features": 1, "encode": n_subjects, "gather_scores": n_subjects,
+                    "figures": n_subjects, "report": 1, "all": 1}
+
+
+def test_snakemake_report_and_lint(demo, env):
+    config_path, _, results = demo
+    report = results / "report_snakemake.html"
+    result = snakemake(env, "--configfile", str(config_path), "--report", str(report))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert report.stat().st_size > 100_000
+    lint = snakemake(env, "--lint", "--configfile", str(config_path))
+    assert lint.returncode == 0 and "good condition" in lint.stdout + lint.stderr

@@ -1,0 +1,71 @@
+"""RidgeCV against scikit-learn and himalaya on the same data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.linear_model import Ridge
+from sklearn.model_selection import KFold
+
+from brainencode.encoders import RidgeCV
+from brainencode.encoders.metrics import pearson_r
+from brainencode.errors import BrainencodeError
+
+ALPHAS = np.logspace(-2, 6, 20)
+
+
+def _problem(n: int, p: int, t: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Targets with signal of varied strength, so different targets want different alphas."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, p)).astype(np.float32)
+    W = rng.standard_normal((p, t)) / np.sqrt(p)
+    signal = X @ W
+    snr = np.logspace(-2, 1, t)
+    Y = signal * np.sqrt(snr) + rng.standard_normal((n, t))
+    return X, (Y + 3.0).astype(np.float32)
+
+
+@pytest.mark.parametrize("n,p", [(120, 300), (300, 40)], ids=["n<p", "n>p"])
+def test_coefficients_match_sklearn_ridge_at_chosen_alpha(n, p):
+    X, Y = _problem(n, p, 30)
+    model = RidgeCV(alphas=ALPHAS, cv=5, device="cpu").fit(X, Y)
+    for target in (0, 15, 29):
+        reference = Ridge(alpha=float(model.alphas_[target])).fit(X.astype(np.float64),
+                                                                 Y[:, target])
+        np.testing.assert_allclose(model.coef_[target], reference.coef_, rtol=2e-3, atol=2e-5)
+        assert model.intercept_[target] == pytest.approx(reference.intercept_, abs=2e-3)
+    np.testing.assert_allclose(model.predict(X[:5])[:, 0],
+                               Ridge(alpha=float(model.alphas_[0])).fit(X, Y[:, 0])
+                               .predict(X[:5]), rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.parametrize("n,p", [(150, 400), (400, 60)], ids=["n<p", "n>p"])
+def test_alphas_and_scores_agree_with_himalaya(n, p):
+    from himalaya.backend import set_backend
+    from himalaya.ridge import RidgeCV as HimalayaRidgeCV
+
+    set_backend("numpy")
+    X_all, Y_all = _problem(n + 100, p, 400, seed=1)
+    X, Y, X_test, Y_test = X_all[:n], Y_all[:n], X_all[n:], Y_all[n:]
+    cv = KFold(5)
+    ours = RidgeCV(alphas=ALPHAS, cv=cv, device="cpu").fit(X, Y)
+    theirs = HimalayaRidgeCV(alphas=ALPHAS, cv=cv, fit_intercept=True,
+                             solver_params={"warn": False}).fit(
+        X.astype(np.float64), Y.astype(np.float64))
+    same = np.isclose(ours.alphas_, theirs.best_alphas_, rtol=1e-5)
+    assert same.mean() >= 0.99
+    r_ours = pearson_r(Y_test, ours.predict(X_test))
+    r_theirs = pearson_r(Y_test, theirs.predict(X_test.astype(np.float64)))
+    assert np.max(np.abs(r_ours - r_theirs)[same]) < 1e-4
+
+
+def test_strong_signal_gets_smaller_alpha_than_noise():
+    X, Y = _problem(200, 50, 40)
+    alphas = RidgeCV(alphas=ALPHAS, device="cpu").fit(X, Y).alphas_
+    assert np.median(alphas[-10:]) < np.median(alphas[:10])
+
+
+def test_mismatched_rows_is_one_clear_error():
+    X, Y = _problem(50, 10, 3)
+    with pytest.raises(BrainencodeError, match="X has 50 rows but Y has 49"):
+        RidgeCV().fit(X, Y[:49])
