@@ -22,7 +22,7 @@ def stimuli(tmp_path_factory):
 
 
 def test_untrained_vit_layers_shapes_and_seed(stimuli, tmp_path):
-    meta, layers = extract_features(stimuli, TINY_VIT, tmp_path / "a"), None
+    extract_features(stimuli, TINY_VIT, tmp_path / "a")
     meta, layers = load_features(tmp_path / "a")
     assert meta["layers"] == ["embeddings", "layer01", "layer02", "layer03"]
     assert all(layers[la].shape == (10, 32) and layers[la].dtype == np.float32 for la in layers)

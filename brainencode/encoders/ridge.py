@@ -83,9 +83,8 @@ class RidgeCV(RegressorMixin, BaseEstimator):
         self.alphas_ = alphas[best].cpu().numpy()
         self.cv_scores_ = (-sse / len(X)).cpu().numpy()  # mean negative squared error per alpha
 
-        zeros = torch.zeros(X.shape[1], device=self.device_)
-        x_mean = Xt.mean(0) if self.fit_intercept else zeros
-        y_mean = Yt.mean(0) if self.fit_intercept else torch.zeros(n_targets, device=self.device_)
+        x_mean = Xt.mean(0) if self.fit_intercept else torch.zeros_like(Xt[0])
+        y_mean = Yt.mean(0) if self.fit_intercept else torch.zeros_like(Yt[0])
         U, s, V = self._svd(Xt - x_mean)
         factors = s[:, None] / (s[:, None] ** 2 + alphas[None])  # [rank, n_alphas]
         coef = torch.empty(X.shape[1], n_targets, device=self.device_)
