@@ -41,7 +41,8 @@ def encode_model(responses_path: str | Path, features_dir: str | Path, model: st
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = []
-    for layer in tqdm(meta["layers"], desc=f"encode {responses.subject} {model}", disable=None):
+    for layer in tqdm(meta["layers"], desc=f"encode {responses.subject} {model}",
+                      unit="layer", mininterval=5):
         prediction, chosen, folds = cross_validated_predictions(
             layers[layer], Y, alphas, settings["outer_folds"], settings["inner_folds"],
             settings["seed"], device=settings["device"])

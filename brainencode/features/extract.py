@@ -79,7 +79,7 @@ def extract_features(stimuli_path: str | Path, spec: dict, out_dir: str | Path,
     pooled: list[list[np.ndarray]] = []
     with torch.inference_mode():
         for start in tqdm(range(0, len(items), batch_size), desc=f"features {name}",
-                          unit="batch", disable=None):
+                          unit="batch", mininterval=5):
             batch = items[start:start + batch_size]
             if family.reads == "image":
                 images = [Image.open(p).convert("RGB") for p in batch]
