@@ -1,10 +1,9 @@
 # brainencode: stimuli -> features -> voxel-wise ridge -> figures -> HTML report.
 # See ../shared/DESIGN.md ("Flow of data") for the contracts between the rules.
-import sys
 
 from snakemake.utils import min_version
 
-min_version("8.0")
+min_version("9.27")  # as pinned in pyproject.toml
 
 
 # The demo config is the default; a --configfile replaces it rather than being merged into it.

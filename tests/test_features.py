@@ -60,3 +60,21 @@ def test_missing_trained_weights_name_where_to_put_them(stimuli, tmp_path):
     with pytest.raises(BrainencodeError, match="weights not found at .*no-such-model"):
         extract_features(stimuli, spec, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_untrained_minilm_is_reproducible_and_differs_from_trained(tmp_path):
+    table = tmp_path / "text.tsv"
+    pd.DataFrame({"stimulus_id": ["a", "b", "c"], "modality": "text",
+                  "text": ["a red circle", "the dog runs", "a small blue square"]}).to_csv(
+        table, sep="\t", index=False)
+    untrained = {**MINILM, "trained": False, "seed": 1, "config": {}, "input": "text"}
+    meta = extract_features(table, untrained, tmp_path / "u1")
+    extract_features(table, untrained, tmp_path / "u2")
+    extract_features(table, {**MINILM, "input": "text"}, tmp_path / "trained")
+    assert meta["trained"] is False and meta["seed"] == 1 and "untrained" in meta["model_id"]
+    _, first = load_features(tmp_path / "u1")
+    _, second = load_features(tmp_path / "u2")
+    _, trained = load_features(tmp_path / "trained")
+    for layer in first:
+        np.testing.assert_array_equal(first[layer], second[layer])
+    assert not np.allclose(first["layer06"], trained["layer06"], atol=1e-2)
