@@ -12,7 +12,6 @@ if not workflow.config_settings.configfiles:
     configfile: "config/config.yaml"
 
 
-
 include: "workflow/rules/common.smk"
 include: "workflow/rules/stimuli.smk"
 include: "workflow/rules/features.smk"

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import subprocess
-from pathlib import Path
 
 import pytest
 import yaml
 
 from brainencode.config import load_config, validate_config
 from brainencode.errors import BrainencodeError
-
-REPO = Path(__file__).resolve().parent.parent
+from tests.conftest import REPO
 
 
 def _demo_config() -> dict:

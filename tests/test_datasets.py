@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -69,8 +70,7 @@ def test_unknown_stimulus_in_a_run_is_one_clear_error(bids, tmp_path):
 
 def test_truncated_nifti_exits_2_with_one_line(bids, tmp_path, env):
     root, stimuli = bids
-    broken = tmp_path / "bids"
-    subprocess.run(["cp", "-r", str(root / "bids"), str(broken)], check=True)
+    broken = shutil.copytree(root / "bids", tmp_path / "bids")
     run = bids_names.func_dir(broken, "sub-01") / bids_names.betas_name("sub-01", "demo", 2,
                                                                          SPACE)
     data = gzip.decompress(run.read_bytes())
@@ -87,8 +87,7 @@ def test_truncated_nifti_exits_2_with_one_line(bids, tmp_path, env):
 
 def test_missing_mask_is_named(bids, tmp_path):
     root, stimuli = bids
-    broken = tmp_path / "bids"
-    subprocess.run(["cp", "-r", str(root / "bids"), str(broken)], check=True)
+    broken = shutil.copytree(root / "bids", tmp_path / "bids")
     mask = bids_names.func_dir(broken, "sub-01") / bids_names.mask_name("sub-01", SPACE)
     mask.unlink()
     with pytest.raises(BrainencodeError, match="brain mask not found"):

@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from PIL import Image
 
-from tests.conftest import BIN
+from tests.conftest import BIN, REPO
 
-REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
 
 
@@ -94,8 +94,6 @@ def test_report_holds_every_figure_and_the_scores(demo):
         assert model in html
     for figure in ("layer_curves", "model_roi_heatmap", "brain_best_r"):
         png = results / "figures" / "sub-01" / f"{figure}.png"
-        from PIL import Image
-
         assert min(Image.open(png).size) > 200
 
 

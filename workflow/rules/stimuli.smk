@@ -26,7 +26,9 @@ rule demo_subject:
     output:
         betas=directory(f"{RESULTS}/demo/bids/{{subject}}"),
     params:
-        features=" ".join(f"{m}={RESULTS}/features/{m}" for m in driver_models()),
+        features=lambda wc, input: " ".join(
+            f"{os.path.basename(d)}={d}" for d in input.features
+        ),
         demo=as_json(config["demo"]),
         index=lambda wc: SUBJECTS.index(wc.subject) + 1,
         bids_root=lambda wc, output: os.path.dirname(output.betas),
