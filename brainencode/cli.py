@@ -49,7 +49,8 @@ def cmd_features(args: argparse.Namespace) -> None:
 def cmd_encode(args: argparse.Namespace) -> None:
     from brainencode.analyses.layer_scores import encode_model
 
-    encode_model(args.responses, args.features, args.model, args.out_dir, args.settings)
+    encode_model(args.responses, args.features, args.model, args.out_dir, args.settings,
+                 args.stimuli)
 
 
 def cmd_gather_scores(args: argparse.Namespace) -> None:
@@ -124,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = verbs.add_parser("encode", help="voxel-wise ridge for every layer of one model")
     p.add_argument("--responses", required=True)
     p.add_argument("--features", required=True)
+    p.add_argument("--stimuli", help="stimuli table; its 'group' column groups the outer CV")
     p.add_argument("--model", required=True)
     p.add_argument("--settings", type=_json, required=True,
                    help="the config's encoding section (JSON)")

@@ -6,7 +6,7 @@ import numpy as np
 from scipy import stats
 from sklearn.metrics import r2_score as sk_r2
 
-from brainencode.encoders import metrics
+from brainencode.encoders import metrics, noise_ceiling, significance
 
 
 def test_pearson_and_r2_match_scipy_and_sklearn():
@@ -32,7 +32,7 @@ def test_split_half_ceiling_recovers_planted_reliability():
     rng = np.random.default_rng(0)
     signal = rng.standard_normal((4000, 50))
     repeats = signal + rng.standard_normal((2, 4000, 50))
-    ceiling = metrics.split_half_ceiling(repeats)
+    ceiling = noise_ceiling.split_half_ceiling(repeats)
     np.testing.assert_allclose(ceiling.mean(), np.sqrt(1 / 1.5), atol=0.01)
     best_possible = metrics.pearson_r(repeats.mean(0), signal)
     np.testing.assert_allclose(ceiling.mean(), best_possible.mean(), atol=0.01)
@@ -56,7 +56,60 @@ def test_fold_p_values_are_uniform_under_the_null_and_fdr_matches_scipy():
     rng = np.random.default_rng(1)
     folds = np.array_split(np.arange(200), 5)
     y, yhat = rng.standard_normal((2, 200, 2000))
-    p = metrics.fold_pearson_p(metrics.fold_scores(y, yhat, folds), [len(f) for f in folds])
+    p = significance.fold_pearson_p(metrics.fold_scores(y, yhat, folds), [len(f) for f in folds])
     assert abs(np.mean(p < 0.05) - 0.05) < 0.015
     assert stats.kstest(p, "uniform").pvalue > 0.01
-    np.testing.assert_allclose(metrics.fdr_bh(p), stats.false_discovery_control(p))
+    np.testing.assert_allclose(significance.fdr_bh(p), stats.false_discovery_control(p))
+
+
+def test_explainable_variance_recovers_planted_signal_fraction():
+    """Signal variance 1, noise variance 1: a single repeat is half signal (EV 0.5), and pure
+    noise gives EV near 0 thanks to the bias correction."""
+    rng = np.random.default_rng(2)
+    signal = rng.standard_normal((3000, 40))
+    repeats = signal + rng.standard_normal((4, 3000, 40))
+    np.testing.assert_allclose(noise_ceiling.explainable_variance(repeats).mean(), 0.5,
+                               atol=0.01)
+    noise = rng.standard_normal((4, 3000, 40))
+    assert abs(noise_ceiling.explainable_variance(noise).mean()) < 0.005
+    uncorrected = noise_ceiling.explainable_variance(noise, bias_correction=False)
+    np.testing.assert_allclose(uncorrected.mean(), 1 / 4, atol=0.01)
+
+
+def _two_vs_two_by_loops(y, p):
+    def d(a, b):
+        return 1 - a @ b / np.linalg.norm(a) / np.linalg.norm(b)
+    outcomes = []
+    for i in range(len(y)):
+        for j in range(i + 1, len(y)):
+            matched = d(y[i], p[i]) + d(y[j], p[j])
+            swapped = d(y[i], p[j]) + d(y[j], p[i])
+            outcomes.append(1.0 if matched < swapped else 0.5 if matched == swapped else 0.0)
+    return np.mean(outcomes)
+
+
+def test_two_vs_two_follows_its_definition_with_chance_half():
+    rng = np.random.default_rng(3)
+    y = rng.standard_normal((30, 50))
+    noisy = y + 2 * rng.standard_normal((30, 50))
+    assert metrics.two_vs_two(y, noisy) == _two_vs_two_by_loops(y, noisy)
+    assert metrics.two_vs_two(y, y) == 1.0
+    chance = [metrics.two_vs_two(y, rng.standard_normal((30, 50))) for _ in range(40)]
+    assert abs(np.mean(chance) - 0.5) < 0.02
+
+
+def test_permutation_p_is_uniform_under_the_null_and_tiny_for_signal():
+    rng = np.random.default_rng(4)
+    folds = np.array_split(np.arange(100), 5)
+    y, noise = rng.standard_normal((2, 100, 400))
+    p_null = significance.permutation_p(y, noise, folds, n_permutations=200)
+    assert abs(np.mean(p_null < 0.1) - 0.1) < 0.04
+    assert stats.kstest(p_null, "uniform").pvalue > 0.001
+    good = y + 0.5 * rng.standard_normal((100, 400))
+    p_signal = significance.permutation_p(y, good, folds, n_permutations=200)
+    assert np.all(p_signal == 1 / 201)
+    p_parametric = significance.fold_pearson_p(metrics.fold_scores(y, noise, folds),
+                                               [len(f) for f in folds])
+    assert stats.pearsonr(p_null, p_parametric)[0] > 0.95
+    y[:, 0] = 1.0
+    assert np.isnan(significance.permutation_p(y, noise, folds, n_permutations=10)[0])

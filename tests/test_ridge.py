@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from sklearn.linear_model import Ridge
-from sklearn.model_selection import KFold
+from sklearn.model_selection import GroupKFold, KFold
 
 from brainencode.encoders import RidgeCV
 from brainencode.encoders.metrics import pearson_r
@@ -69,3 +69,60 @@ def test_mismatched_rows_is_one_clear_error():
     X, Y = _problem(50, 10, 3)
     with pytest.raises(BrainencodeError, match="X has 50 rows but Y has 49"):
         RidgeCV().fit(X, Y[:49])
+
+
+def test_nan_and_constant_targets_warn_and_score_nan_alone():
+    X, Y = _problem(120, 20, 6)
+    clean = RidgeCV(alphas=ALPHAS, device="cpu").fit(X, Y)
+    Y_bad = Y.copy()
+    Y_bad[3, 1] = np.nan
+    Y_bad[:, 4] = 2.0
+    with pytest.warns(RuntimeWarning, match="2 of 6 targets are NaN or constant"):
+        model = RidgeCV(alphas=ALPHAS, device="cpu").fit(X, Y_bad)
+    scores = model.score(X, Y_bad)
+    assert np.isnan(scores[[1, 4]]).all()
+    good = [0, 2, 3, 5]
+    np.testing.assert_allclose(scores[good], clean.score(X, Y)[good], rtol=1e-5)
+    np.testing.assert_array_equal(model.alphas_[good], clean.alphas_[good])
+
+
+def test_targets_stream_from_hdf5_in_chunks(tmp_path):
+    import h5py
+
+    X, Y = _problem(150, 30, 50)
+    with h5py.File(tmp_path / "y.h5", "w") as f:
+        f.create_dataset("data", data=Y, chunks=(150, 8))
+    in_memory = RidgeCV(alphas=ALPHAS, device="cpu").fit(X, Y)
+    with h5py.File(tmp_path / "y.h5") as f:
+        streamed = RidgeCV(alphas=ALPHAS, device="cpu", target_chunk=8).fit(X, f["data"])
+    np.testing.assert_array_equal(streamed.alphas_, in_memory.alphas_)
+    np.testing.assert_allclose(streamed.coef_, in_memory.coef_, rtol=1e-4, atol=1e-6)
+
+
+def test_outer_cv_keeps_groups_together_and_standardizes_on_training_folds():
+    from sklearn.preprocessing import StandardScaler
+
+    from brainencode.encoders.cross_validation import cross_validated_predictions
+
+    X, Y = _problem(120, 15, 4)
+    X = X * 10 + 3
+    runs = np.repeat(np.arange(6), 20)
+    prediction, _, folds = cross_validated_predictions(X, Y, ALPHAS, outer_folds=3,
+                                                       inner_folds=3, groups=runs, device="cpu")
+    for test in folds:
+        assert all(np.isin(np.flatnonzero(np.isin(runs, runs[test])), test))
+    train = np.setdiff1d(np.arange(120), folds[0])
+    scaler = StandardScaler().fit(X[train])
+    manual = RidgeCV(alphas=ALPHAS, cv=GroupKFold(3), device="cpu").fit(
+        scaler.transform(X[train]), Y[train], runs[train])
+    np.testing.assert_allclose(prediction[folds[0]], manual.predict(scaler.transform(
+        X[folds[0]])), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_matches_cpu():
+    X, Y = _problem(300, 100, 200)
+    cpu = RidgeCV(alphas=ALPHAS, device="cpu").fit(X, Y)
+    gpu = RidgeCV(alphas=ALPHAS, device="cuda").fit(X, Y)
+    assert np.mean(cpu.alphas_ == gpu.alphas_) >= 0.99
+    np.testing.assert_allclose(gpu.predict(X), cpu.predict(X), rtol=1e-3, atol=1e-3)

@@ -10,21 +10,60 @@ import pandas as pd
 from tqdm import tqdm
 
 from brainencode.datasets.responses import read_responses
-from brainencode.encoders import metrics
+from brainencode.datasets.stimuli import read_stimuli
+from brainencode.encoders import metrics, noise_ceiling, significance
 from brainencode.encoders.cross_validation import cross_validated_predictions
+from brainencode.encoders.ridge import invalid_targets, warn_invalid
 from brainencode.errors import BrainencodeError
 from brainencode.features.extract import load_features
 
 SCORE_COLUMNS = ["subject", "roi", "model", "layer", "metric", "value"]
 
 
+def finite_mean(values: np.ndarray) -> float:
+    """Mean over the finite entries; NaN (without a warning) when there are none."""
+    finite = values[np.isfinite(values)]
+    return float(finite.mean()) if len(finite) else np.nan
+
+
+def stimulus_groups(stimuli_path: str | Path | None, stimulus_ids: list[str]) -> np.ndarray | None:
+    """The stimuli table's ``group`` column (run, story, session) in response order, or None."""
+    if stimuli_path is None:
+        return None
+    table = read_stimuli(stimuli_path).set_index("stimulus_id")
+    if "group" not in table.columns:
+        return None
+    missing = [s for s in stimulus_ids if s not in table.index]
+    if missing:
+        raise BrainencodeError(f"{stimuli_path}: stimulus_id: {missing[0]!r} has responses but "
+                               "is not in the stimuli table")
+    groups = table.loc[stimulus_ids, "group"].to_numpy()
+    if (groups == "").any():
+        raise BrainencodeError(f"{stimuli_path}: group: expected a group for every stimulus, "
+                               "some are empty")
+    return groups
+
+
+def p_values(Y: np.ndarray, prediction: np.ndarray, folds: list[np.ndarray], fold_r: np.ndarray,
+             settings: dict) -> np.ndarray:
+    """One-sided p per target: permutation within test folds, or Fisher z + Stouffer."""
+    if settings["significance"] == "permutation":
+        return significance.permutation_p(Y, prediction, folds, settings["n_permutations"],
+                                          seed=settings["seed"])
+    return significance.fold_pearson_p(fold_r, [len(f) for f in folds])
+
+
 def encode_model(responses_path: str | Path, features_dir: str | Path, model: str,
-                 out_dir: str | Path, settings: dict) -> pd.DataFrame:
+                 out_dir: str | Path, settings: dict,
+                 stimuli_path: str | Path | None = None) -> pd.DataFrame:
     """Fit and score every layer; write ``<layer>.h5`` per layer and ``scores.tsv``.
 
-    Per target: Pearson r and R² on each outer test fold, averaged over folds; the geometric
-    median alpha over outer folds; the split-half noise ceiling; the ceiling-normalized r; a
-    one-sided p-value (Fisher z, Stouffer over folds) and its BH q-value.
+    Outer CV is grouped by the stimuli table's ``group`` column when it has one. Per target:
+    Pearson r and R² on each outer test fold, averaged over folds; the geometric median alpha
+    over outer folds; the split-half noise ceiling and the explainable variance; the
+    ceiling-normalized r; a one-sided p-value (permutation or parametric, ``significance``)
+    and its BH q-value. Per ROI also the 2V2 accuracy of the ROI's response patterns.
+    NaN or constant targets are warned about once and get NaN scores.
     scores.tsv is long format (subject, roi, model, layer, metric, value), averaged per ROI.
     """
     responses = read_responses(responses_path)
@@ -32,31 +71,40 @@ def encode_model(responses_path: str | Path, features_dir: str | Path, model: st
     if meta["stimulus_ids"] != responses.stimulus_ids:
         raise BrainencodeError(f"{features_dir}: stimulus_ids: expected the same stimuli in the "
                                f"same order as {responses_path}")
+    groups = stimulus_groups(stimuli_path, responses.stimulus_ids)
     a = settings["alphas"]
     alphas = np.logspace(a["min_exp"], a["max_exp"], a["n"])
+    invalid = invalid_targets(responses.data)
+    warn_invalid(invalid, str(responses_path))
     Y = responses.data.astype(np.float32)
-    ceiling = (metrics.split_half_ceiling(responses.repeats) if responses.repeats is not None
-               else np.full(responses.n_targets, np.nan))
+    if responses.repeats is not None:
+        ceiling = noise_ceiling.split_half_ceiling(responses.repeats)
+        explainable = noise_ceiling.explainable_variance(responses.repeats)
+    else:
+        ceiling = explainable = np.full(responses.n_targets, np.nan)
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = []
     for layer in tqdm(meta["layers"], desc=f"encode {responses.subject} {model}",
                       unit="layer", mininterval=5):
-        prediction, chosen, folds = cross_validated_predictions(
-            layers[layer], Y, alphas, settings["outer_folds"], settings["inner_folds"],
-            settings["seed"], device=settings["device"])
+        prediction = np.full(Y.shape, np.nan)
+        chosen = np.full((settings["outer_folds"], Y.shape[1]), np.nan)
+        prediction[:, ~invalid], chosen[:, ~invalid], folds = cross_validated_predictions(
+            layers[layer], Y[:, ~invalid], alphas, settings["outer_folds"],
+            settings["inner_folds"], settings["seed"], groups=groups, device=settings["device"])
         fold_r = metrics.fold_scores(Y, prediction, folds)
         r = fold_r.mean(0)
-        p = metrics.fold_pearson_p(fold_r, [len(f) for f in folds])
+        p = p_values(Y, prediction, folds, fold_r, settings)
         per_target = {
             "r": r,
             "r2": metrics.fold_scores(Y, prediction, folds, metrics.r2_score).mean(0),
             "alpha": np.exp(np.median(np.log(chosen), axis=0)),
             "ceiling": ceiling,
+            "explainable_variance": explainable,
             "r_normalized": metrics.normalized_score(r, ceiling),
             "p": p,
-            "q": metrics.fdr_bh(p),
+            "q": significance.fdr_bh(p),
         }
         with h5py.File(out_dir / f"{layer}.h5", "w") as f:
             for key, value in per_target.items():
@@ -64,12 +112,11 @@ def encode_model(responses_path: str | Path, features_dir: str | Path, model: st
             f.attrs.update({"subject": responses.subject, "model": model, "layer": layer})
         for roi in np.unique(responses.roi):
             inside = responses.roi == roi
-            summary = {
-                "r": np.nanmean(per_target["r"][inside]),
-                "r2": np.nanmean(per_target["r2"][inside]),
-                "r_normalized": np.nanmean(per_target["r_normalized"][inside])
-                if np.isfinite(per_target["r_normalized"][inside]).any() else np.nan,
-                "ceiling": np.nanmean(ceiling[inside]),
+            summary = {key: finite_mean(per_target[key][inside])
+                       for key in ("r", "r2", "r_normalized", "ceiling", "explainable_variance")}
+            summary |= {
+                "2v2": np.mean([metrics.two_vs_two(Y[test][:, inside], prediction[test][:, inside])
+                                for test in folds]),
                 "fraction_significant": np.mean(per_target["q"][inside] < settings["fdr_q"]),
                 "n_targets": int(inside.sum()),
             }

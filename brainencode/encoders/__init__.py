@@ -1,5 +1,6 @@
-"""Voxel-wise encoding models: ridge with per-target alpha, cross-validation, metrics."""
+"""Voxel-wise encoding models: ridge and banded ridge, cross-validation, metrics."""
 
+from brainencode.encoders.banded_ridge import BandedRidgeCV, variance_partitioning
 from brainencode.encoders.ridge import RidgeCV
 
-__all__ = ["RidgeCV"]
+__all__ = ["BandedRidgeCV", "RidgeCV", "variance_partitioning"]

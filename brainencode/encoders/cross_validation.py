@@ -28,7 +28,7 @@ def cross_validated_predictions(X: np.ndarray, Y: np.ndarray, alphas: np.ndarray
                                 groups: np.ndarray | None = None, device: str = "auto",
                                 ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
     """Out-of-fold predictions [n_stimuli, n_targets], chosen alphas [n_folds, n_targets] and
-    the test indices of each fold (score within folds: see metrics.fold_pearson).
+    the test indices of each fold (score within folds: see metrics.fold_scores).
 
     Features are standardized on each training fold; RidgeCV picks one alpha per target by
     inner CV within that training fold (grouped when groups are given).

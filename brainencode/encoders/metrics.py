@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
 
 
 def pearson_r(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
@@ -22,24 +21,6 @@ def r2_score(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
     ss_tot = ((y_true - y_true.mean(0)) ** 2).sum(0)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(ss_tot > 0, 1 - ss_res / ss_tot, np.nan)
-
-
-def split_half_ceiling(repeats: np.ndarray) -> np.ndarray:
-    """Noise ceiling on Pearson r for predicting the mean over repeats, per target.
-
-    repeats: [n_repeats, n_stimuli, n_targets]. The mean of the odd and the even repeats are
-    correlated (split-half reliability rho) and stepped up to the full number of repeats with the
-    Spearman-Brown prophecy formula, rho_SB = k rho / (1 + (k - 1) rho) with k = 2 halves
-    (Spearman 1910, Brown 1910). A model that predicted the true signal perfectly would reach
-    r = sqrt(rho_SB) with the measured mean (Hsu, Borst & Theunissen 2004; Lage-Castellanos et
-    al. 2019), which is the ceiling returned. Negative reliabilities give a ceiling of 0.
-    """
-    first = repeats[0::2].mean(0)
-    second = repeats[1::2].mean(0)
-    rho = pearson_r(first, second)
-    rho_sb = 2 * rho / (1 + rho)
-    with np.errstate(invalid="ignore"):
-        return np.sqrt(np.clip(rho_sb, 0, None))
 
 
 def normalized_score(r: np.ndarray, ceiling: np.ndarray, min_ceiling: float = 0.1) -> np.ndarray:
@@ -61,22 +42,21 @@ def fold_scores(y_true: np.ndarray, y_pred: np.ndarray, folds: list[np.ndarray],
     return np.stack([score(y_true[test], y_pred[test]) for test in folds])
 
 
-def fold_pearson_p(fold_r: np.ndarray, fold_sizes: list[int]) -> np.ndarray:
-    """One-sided p-value for r > 0 from per-fold correlations, combined over folds.
+def two_vs_two(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """2V2 accuracy over all pairs of stimuli (rows), chance 0.5.
 
-    Each fold's r is Fisher z-transformed, z_k = atanh(r_k) sqrt(n_k - 3) ~ N(0, 1) under the
-    null (Fisher 1915), and the disjoint test folds are combined with Stouffer's method,
-    Z = sum_k z_k / sqrt(K) (Stouffer et al. 1949). NaN where any fold's r is NaN.
+    A pair (i, j) is correct when the matched predictions are closer than the swapped ones,
+    d(y_i, p_i) + d(y_j, p_j) < d(y_i, p_j) + d(y_j, p_i), with d the cosine distance between
+    response patterns across targets; ties count one half (Toneva & Wehbe 2019; Oota et al.
+    2022, "Neural language taskonomy"). Targets with NaN values are left out.
     """
-    n = np.asarray(fold_sizes, dtype=float)[:, None]
-    z = np.arctanh(np.clip(fold_r, -1 + 1e-7, 1 - 1e-7)) * np.sqrt(n - 3)
-    return stats.norm.sf(z.sum(0) / np.sqrt(len(fold_sizes)))
-
-
-def fdr_bh(p: np.ndarray) -> np.ndarray:
-    """Benjamini-Hochberg (1995) adjusted p-values (q-values); NaN entries stay NaN."""
-    q = np.full_like(p, np.nan, dtype=float)
-    valid = ~np.isnan(p)
-    if valid.any():
-        q[valid] = stats.false_discovery_control(p[valid], method="bh")
-    return q
+    keep = np.isfinite(y_true).all(0) & np.isfinite(y_pred).all(0)
+    y, p = y_true[:, keep], y_pred[:, keep]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        y = y / np.linalg.norm(y, axis=1, keepdims=True)
+        p = p / np.linalg.norm(p, axis=1, keepdims=True)
+    distance = 1 - y @ p.T  # [true i, predicted j]
+    matched = np.diag(distance)
+    i, j = np.triu_indices(len(distance), k=1)
+    difference = (distance[i, j] + distance[j, i]) - (matched[i] + matched[j])
+    return float(np.mean((difference > 0) + 0.5 * (difference == 0)))

@@ -5,6 +5,7 @@ rule encode:
     input:
         responses=f"{RESULTS}/responses/{{subject}}.h5",
         features=f"{RESULTS}/features/{{model}}",
+        stimuli=stimuli_table(),
     output:
         out_dir=directory(f"{RESULTS}/encoding/{{subject}}/{{model}}"),
     params:
@@ -18,6 +19,7 @@ rule encode:
         "../envs/brainencode.yaml"
     shell:
         "brainencode encode --responses {input.responses} --features {input.features} "
+        "--stimuli {input.stimuli} "
         "--model {wildcards.model} --settings {params.settings} --out-dir {output.out_dir} "
         "> {log} 2>&1"
 

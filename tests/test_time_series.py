@@ -1,0 +1,43 @@
+"""FIR delays and Lanczos downsampling for naturalistic time series."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.pipeline import make_pipeline
+
+from brainencode.encoders import RidgeCV
+from brainencode.encoders.time_series import Delayer, delay_features, lanczos_resample
+from brainencode.errors import BrainencodeError
+
+
+def test_delays_shift_within_runs_only():
+    X = np.arange(1, 7, dtype=float)[:, None]
+    out = delay_features(X, [0, 1, 2], runs=np.array([0, 0, 0, 1, 1, 1]))
+    np.testing.assert_array_equal(out[:, 0], [1, 2, 3, 4, 5, 6])
+    np.testing.assert_array_equal(out[:, 1], [0, 1, 2, 0, 4, 5])
+    np.testing.assert_array_equal(out[:, 2], [0, 0, 1, 0, 0, 4])
+    with pytest.raises(BrainencodeError, match="runs has 2 labels but X has 6 rows"):
+        delay_features(X, [1], runs=np.array([0, 1]))
+
+
+def test_fir_model_recovers_a_planted_haemodynamic_response():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((600, 1))
+    hrf = np.array([0.0, 0.6, 1.0, 0.5, 0.1])
+    y = np.convolve(x[:, 0], hrf)[:600] + 0.1 * rng.standard_normal(600)
+    model = make_pipeline(Delayer(delays=range(5)), RidgeCV(device="cpu")).fit(x, y)
+    np.testing.assert_allclose(model[-1].coef_[0], hrf, atol=0.03)
+
+
+def test_lanczos_downsampling_keeps_slow_signal_and_sums_events():
+    """Densely sampled slow sine, resampled to a 2 s TR, is the sine scaled by the number of
+    input samples per TR (the filter sums, as in Huth et al. 2016)."""
+    old = np.arange(0, 300, 0.1)
+    new = np.arange(10, 290, 2.0)
+    signal = np.sin(2 * np.pi * old / 60)[:, None]
+    out = lanczos_resample(signal, old, new)
+    np.testing.assert_allclose(out[:, 0] / 20, np.sin(2 * np.pi * new / 60), atol=0.02)
+    assert lanczos_resample(signal, old, new, window=2).shape == (len(new), 1)
+    with pytest.raises(BrainencodeError, match="one time per row"):
+        lanczos_resample(signal[:5], old, new)
