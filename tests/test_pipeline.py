@@ -77,6 +77,12 @@ def test_planted_truth_is_recovered(demo, subject):
         ceiling = _scores(results, subject, "ceiling").set_index("roi")["value"]
         assert ceiling[roi["name"]].mean() == pytest.approx(expected, abs=0.03)
         assert per_model[truth["model"]] > 0.9 * expected
+        # explainable variance of one repeat is snr / (snr + 1); the ROI's patterns are
+        # identified among held-out stimuli far above the 2V2 chance level of 0.5
+        ev = _scores(results, subject, "explainable_variance").set_index("roi")["value"]
+        assert ev[roi["name"]].mean() == pytest.approx(truth["snr"] / (truth["snr"] + 1), abs=0.03)
+        two_vs_two = _scores(results, subject, "2v2").set_index(["roi", "model", "layer"])
+        assert two_vs_two.loc[(roi["name"], truth["model"], truth["layer"]), "value"] > 0.9
     # noise-only voxels: r near zero for every model and layer, few false discoveries
     for roi in ("M1", "other"):
         assert np.abs(r[r["roi"] == roi]["value"]).max() < 0.03
