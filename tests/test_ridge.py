@@ -111,6 +111,8 @@ def test_outer_cv_keeps_groups_together_and_standardizes_on_training_folds():
                                                        inner_folds=3, groups=runs, device="cpu")
     for test in folds:
         assert all(np.isin(np.flatnonzero(np.isin(runs, runs[test])), test))
+    with pytest.raises(BrainencodeError, match="inner cross-validation needs at least 5 groups"):
+        cross_validated_predictions(X, Y, ALPHAS, outer_folds=3, inner_folds=5, groups=runs)
     train = np.setdiff1d(np.arange(120), folds[0])
     scaler = StandardScaler().fit(X[train])
     manual = RidgeCV(alphas=ALPHAS, cv=GroupKFold(3), device="cpu").fit(

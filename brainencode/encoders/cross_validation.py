@@ -6,6 +6,7 @@ import numpy as np
 from sklearn.model_selection import GroupKFold, KFold
 
 from brainencode.encoders.ridge import RidgeCV
+from brainencode.errors import BrainencodeError
 
 
 def standardize(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -16,9 +17,18 @@ def standardize(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.nda
     return (train - mean) / std, (test - mean) / std
 
 
+def check_groups(groups: np.ndarray, n_folds: int, level: str) -> None:
+    n_groups = len(np.unique(groups))
+    if n_groups < n_folds:
+        raise BrainencodeError(f"group: {level} cross-validation needs at least {n_folds} groups "
+                               f"(encoding.{level}_folds), the stimuli have {n_groups}; lower "
+                               f"{level}_folds or drop the group column")
+
+
 def outer_splitter(n_folds: int, seed: int, groups: np.ndarray | None):
     """GroupKFold when stimuli carry groups (runs, stories, sessions), else shuffled KFold."""
     if groups is not None:
+        check_groups(groups, n_folds, "outer")
         return GroupKFold(n_folds)
     return KFold(n_folds, shuffle=True, random_state=seed)
 
@@ -37,6 +47,8 @@ def cross_validated_predictions(X: np.ndarray, Y: np.ndarray, alphas: np.ndarray
     chosen, folds = [], []
     for train, test in outer_splitter(outer_folds, seed, groups).split(X, Y, groups):
         X_train, X_test = standardize(X[train], X[test])
+        if groups is not None:
+            check_groups(groups[train], inner_folds, "inner")
         inner = GroupKFold(inner_folds) if groups is not None else inner_folds
         model = RidgeCV(alphas=alphas, cv=inner, device=device)
         model.fit(X_train, Y[train], None if groups is None else groups[train])
