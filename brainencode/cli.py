@@ -40,10 +40,17 @@ def cmd_responses(args: argparse.Namespace) -> None:
     write_responses(args.out, responses)
 
 
-def cmd_features(args: argparse.Namespace) -> None:
+def cmd_features_extract(args: argparse.Namespace) -> None:
     from brainencode.features.extract import extract_features
 
-    extract_features(args.stimuli, args.spec, args.out_dir, name=args.name)
+    extract_features(args.stimuli, args.spec, args.out_dir, name=args.name,
+                     cache_dir=args.cache_dir, device=args.device)
+
+
+def cmd_features_list(args: argparse.Namespace) -> None:
+    from brainencode.features.registry import zoo_table
+
+    print(zoo_table())
 
 
 def cmd_encode(args: argparse.Namespace) -> None:
@@ -115,12 +122,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_responses)
 
-    p = verbs.add_parser("features", help="extract every layer of one model")
+    features = verbs.add_parser("features", help="the model zoo: list it, or extract every layer "
+                                "of one model").add_subparsers(dest="action", required=True)
+    p = features.add_parser("list", help="print the families that can be named in the config")
+    p.set_defaults(func=cmd_features_list)
+    p = features.add_parser("extract", help="extract every layer of one model")
     p.add_argument("--stimuli", required=True)
     p.add_argument("--spec", type=_json, required=True, help="the model's config entry (JSON)")
     p.add_argument("--name", required=True)
     p.add_argument("--out-dir", required=True)
-    p.set_defaults(func=cmd_features)
+    p.add_argument("--cache-dir", help="reuse features computed before for the same model, "
+                   "weights, stimuli and preprocessing")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.set_defaults(func=cmd_features_extract)
 
     p = verbs.add_parser("encode", help="voxel-wise ridge for every layer of one model")
     p.add_argument("--responses", required=True)

@@ -18,7 +18,7 @@ def _demo_config() -> dict:
 
 def test_demo_config_is_valid_and_defaults_are_filled():
     config = load_config(REPO / "config" / "config.yaml")
-    assert config["models"]["minilm"]["pooling"] == "mean"
+    assert config["models"]["minilm"]["pooling"] == "auto"
     assert config["encoding"]["fdr_q"] == 0.05
     assert config["report"]["title"]
 

