@@ -23,6 +23,16 @@ def test_demo_config_is_valid_and_defaults_are_filled():
     assert config["report"]["title"]
 
 
+@pytest.mark.parametrize("path", sorted((REPO / "config" / "examples").glob("*.yaml")),
+                         ids=lambda p: p.name)
+def test_example_configs_are_valid_and_plan_a_job_per_model(path, env):
+    config = load_config(path)
+    dry_run = subprocess.run(["snakemake", "-n", "--forceall", "--configfile", str(path)],
+                             cwd=REPO, env=env, capture_output=True, text=True)
+    assert dry_run.returncode == 0, dry_run.stderr[-2000:]
+    assert f"features{' ' * 12}{len(config['models'])}" in dry_run.stdout
+
+
 @pytest.mark.parametrize("edit,expected", [
     (lambda c: c.update(modles={}), "unknown key 'modles' at top level"),
     (lambda c: c["encoding"].update(outer_folds="five"),

@@ -124,3 +124,36 @@ def test_features_list_prints_the_zoo(env):
                          text=True, check=True).stdout
     for family in ZOO:
         assert family in out
+
+
+def test_trained_weights_load_from_the_hf_cache_with_their_revision(stimuli, tmp_path, env):
+    """A model saved in the Hugging Face cache layout (models--org--name/snapshots/<commit>)
+    loads offline by its id, and meta.json records the snapshot's commit."""
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from brainencode.features.families_text import minilm_folder
+
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "hub" / "models--lab--tiny-bert"
+    snapshot = repo / "snapshots" / commit
+    BertModel(BertConfig(**TINY_TEXT)).save_pretrained(snapshot)
+    AutoTokenizer.from_pretrained(minilm_folder()).save_pretrained(snapshot)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    spec = {"family": "bert", "trained": True, "path": "lab/tiny-bert", "batch_size": 4}
+    out = tmp_path / "features"
+    result = subprocess.run(
+        ["brainencode", "features", "extract", "--stimuli", str(stimuli), "--spec",
+         json.dumps(spec), "--name", "tiny", "--out-dir", str(out)],
+        env={**env, "HF_HUB_CACHE": str(tmp_path / "hub")}, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["revision"] == commit and meta["model_id"] == "lab/tiny-bert"
+    assert meta["provenance"]["tokenizer"] == "own" and meta["layers"] == THREE
+    missing = subprocess.run(
+        ["brainencode", "features", "extract", "--stimuli", str(stimuli), "--spec",
+         json.dumps({**spec, "path": "lab/absent"}), "--name", "x", "--out-dir",
+         str(tmp_path / "x")], env={**env, "HF_HUB_CACHE": str(tmp_path / "hub")},
+        capture_output=True, text=True)
+    assert missing.returncode == 2 and len(missing.stderr.strip().splitlines()) == 1
+    assert "bert weights not found at 'lab/absent'" in missing.stderr

@@ -75,7 +75,7 @@ def build_multimodal(spec: dict, family: str, source: str) -> Extractor:
                 f"models: {family}: backbone: the trained checkpoint expects {expected}-d visual "
                 f"features, the backbone gives {width}-d; use a backbone of that width")
         model_id = spec.get("path") or source
-        revision = weights_revision(model, model_id)
+        revision = weights_revision(spec, model_id)
     else:
         key = "visual_feat_dim" if lxmert else "visual_embedding_dim"
         overrides = {"vocab_size": len(tokenizer), key: width} | spec["config"]

@@ -65,7 +65,7 @@ def text_family(name: str, model_class: str, config_class: str, source: str, poo
             model = load_pretrained(model_cls.from_pretrained, spec, name, base)
             model_id = ("sentence-transformers/all-MiniLM-L6-v2" if base != source
                         else spec.get("path") or source)
-            revision = weights_revision(model, spec.get("path") or base)
+            revision = weights_revision(spec, spec.get("path") or base)
         else:
             if name == "minilm":
                 config = transformers.AutoConfig.from_pretrained(spec.get("path") or base)

@@ -43,7 +43,7 @@ def hf_vision_family(name: str, model_class: str, config_class: str, processor_c
             model = load_pretrained(model_cls.from_pretrained, spec, name, source, **kwargs)
             processor = load_pretrained(processor_cls.from_pretrained, spec, name, source)
             model_id = spec.get("path") or source
-            revision = weights_revision(model, model_id)
+            revision = weights_revision(spec, model_id)
         else:
             config = getattr(transformers, config_class)(**spec["config"])
             model = seeded(lambda: model_cls(config, **kwargs), spec["seed"])

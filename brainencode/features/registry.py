@@ -70,13 +70,16 @@ def load_pretrained(loader: Callable, spec: dict, family: str, default_source: s
             f"model's config ({str(exc).splitlines()[0]})") from None
 
 
-def weights_revision(model: torch.nn.Module, source: str) -> str:
-    """The HF cache commit of the loaded snapshot, else a hash of the local weight files."""
-    commit = getattr(model.config, "_commit_hash", None)
-    if commit:
-        return commit
-    return file_digest(sorted(Path(source).glob("*.safetensors"))
-                       or sorted(Path(source).glob("*.bin")))
+def weights_revision(spec: dict, source: str) -> str:
+    """Which weights were loaded: a hash of the weight files of a local folder, or the commit
+    of the Hugging Face cache snapshot that the id (and revision, if set) resolved to."""
+    folder = Path(source)
+    if folder.is_dir():
+        return file_digest(sorted(folder.glob("*.safetensors")) or sorted(folder.glob("*.bin")))
+    from huggingface_hub import try_to_load_from_cache
+
+    cached = try_to_load_from_cache(source, "config.json", revision=spec.get("revision"))
+    return Path(cached).parent.name if isinstance(cached, str) else "unknown"
 
 
 def file_digest(paths: list[Path]) -> str:
