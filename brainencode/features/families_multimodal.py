@@ -152,9 +152,10 @@ def build_multimodal(spec: dict, family: str, source: str) -> Extractor:
 
 FAMILIES = [
     Family("visualbert", "image+text", "caption", "mean", "uclanlp/visualbert-vqa-coco-pre",
-           "VisualBERT single-stream image+text transformer (Li 2019), grid visual tokens",
+           "VisualBERT single-stream image+text transformer (Li 2019)",
            lambda spec: build_multimodal(spec, "visualbert", "uclanlp/visualbert-vqa-coco-pre")),
     Family("lxmert", "image+text", "caption", "mean", "unc-nlp/lxmert-base-uncased",
-           "LXMERT two-stream transformer with cross-attention (Tan & Bansal 2019), grid tokens",
-           lambda spec: build_multimodal(spec, "lxmert", "unc-nlp/lxmert-base-uncased")),
+           "LXMERT two-stream transformer with cross-attention (Tan & Bansal 2019)",
+           lambda spec: build_multimodal(spec, "lxmert", "unc-nlp/lxmert-base-uncased"),
+           layers="language_*, vision_*, cross_layerNN_{language,vision}"),
 ]

