@@ -6,6 +6,7 @@ import json
 import subprocess
 
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 
@@ -52,6 +53,7 @@ def test_every_family_runs_untrained_with_right_layers_and_reproducible_seeds(
     spec = {"family": family, "trained": False, "seed": 1, "batch_size": 4, **extra}
     meta = extract_features(stimuli, spec, tmp_path / "a")
     assert meta["layers"] == layers and meta["trained"] is False
+    assert meta["stimulus_ids"] == list(pd.read_csv(stimuli, sep="\t")["stimulus_id"])
     _, first = load_features(tmp_path / "a")
     for array in first.values():
         assert array.shape[0] == 6 and array.dtype == np.float32

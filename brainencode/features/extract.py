@@ -131,7 +131,7 @@ def extract_features(stimuli_path: str | Path, spec: dict, out_dir: str | Path,
         _publish(entry, out_dir)
         return json.loads((out_dir / "meta.json").read_text())
 
-    model = extractor.model.to(torch_device).eval()
+    extractor.model.to(torch_device).eval()
     n = len(table)
     batch_size = spec.get("batch_size", 32)
     pooled: list[list[np.ndarray]] = []
@@ -146,7 +146,6 @@ def extract_features(stimuli_path: str | Path, spec: dict, out_dir: str | Path,
                 raise BrainencodeError(f"models: {name}: expected {len(extractor.layers)} "
                                        f"layers, the model gave {len(outputs)}")
             pooled.append([o.float().cpu().numpy() for o in outputs])
-    del model
 
     target = entry or out_dir
     if target.exists():
