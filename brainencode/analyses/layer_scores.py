@@ -77,6 +77,7 @@ def encode_model(responses_path: str | Path, features_dir: str | Path, model: st
     invalid = invalid_targets(responses.data)
     warn_invalid(invalid, str(responses_path))
     Y = responses.data.astype(np.float32)
+    Y_valid = Y[:, ~invalid]
     if responses.repeats is not None:
         ceiling = noise_ceiling.split_half_ceiling(responses.repeats)
         explainable = noise_ceiling.explainable_variance(responses.repeats)
@@ -91,7 +92,7 @@ def encode_model(responses_path: str | Path, features_dir: str | Path, model: st
         prediction = np.full(Y.shape, np.nan)
         chosen = np.full((settings["outer_folds"], Y.shape[1]), np.nan)
         prediction[:, ~invalid], chosen[:, ~invalid], folds = cross_validated_predictions(
-            layers[layer], Y[:, ~invalid], alphas, settings["outer_folds"],
+            layers[layer], Y_valid, alphas, settings["outer_folds"],
             settings["inner_folds"], settings["seed"], groups=groups, device=settings["device"])
         fold_r = metrics.fold_scores(Y, prediction, folds)
         r = fold_r.mean(0)

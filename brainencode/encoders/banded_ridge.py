@@ -17,6 +17,8 @@ from brainencode.encoders.ridge import (
     cv_sse,
     fold_bases,
     load_chunk,
+    predict_linear,
+    refit_targets,
     resolve_device,
     resolve_splits,
     target_chunks,
@@ -162,16 +164,17 @@ class BandedRidgeCV(RegressorMixin, BaseEstimator):
                     continue
                 Yc, _ = load_chunk(Y, chunk, self.device_)
                 Yc = Yc[:, torch.as_tensor(chosen, device=self.device_)]
-                y_mean = Yc.mean(0) if self.fit_intercept else torch.zeros_like(Yc[0])
                 index = torch.as_tensor(best_alpha[chunk][chosen], device=self.device_)
-                coef = scale[:, None] * (V @ (factors[:, index] * (U.T @ (Yc - y_mean))))
-                self.coef_[chunk.start + chosen] = coef.T.cpu().numpy()
-                self.intercept_[chunk.start + chosen] = (y_mean - x_mean @ coef).cpu().numpy()
+                # solved on the scaled, centred features; the intercept is unchanged by the
+                # scaling, and the coefficients are mapped back to the unscaled features
+                coef, intercept = refit_targets(U, V, factors, Yc, index, x_mean * scale,
+                                                self.fit_intercept)
+                self.coef_[chunk.start + chosen] = (scale[:, None] * coef).T.cpu().numpy()
+                self.intercept_[chunk.start + chosen] = intercept.cpu().numpy()
 
     def predict(self, X) -> np.ndarray:
         """Predicted responses [n_samples, n_targets], float64 (see RidgeCV.predict)."""
-        X, _ = stack_spaces(X, self.space_sizes_)
-        return (X @ self.coef_.T).astype(np.float64) + self.intercept_.astype(np.float64)
+        return predict_linear(stack_spaces(X, self.space_sizes_)[0], self.coef_, self.intercept_)
 
     def predict_space(self, X, space: int) -> np.ndarray:
         """The part of the prediction carried by one feature space (no intercept)."""

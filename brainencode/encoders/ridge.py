@@ -113,6 +113,27 @@ def cv_sse(bases: list[FoldBasis], Y: torch.Tensor, alphas: torch.Tensor,
     return sse
 
 
+def refit_targets(U: torch.Tensor, V: torch.Tensor, factors: torch.Tensor, Y: torch.Tensor,
+                  alpha_index: torch.Tensor, x_mean: torch.Tensor, fit_intercept: bool
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Coefficients [n_features, n_targets] and intercepts on all data, each target with its
+    own alpha: V diag(factors[:, alpha]) U^T (Y - mean), factors = s / (s^2 + alpha)."""
+    y_mean = Y.mean(0) if fit_intercept else torch.zeros_like(Y[0])
+    coef = V @ (factors[:, alpha_index] * (U.T @ (Y - y_mean)))
+    return coef, y_mean - x_mean @ coef
+
+
+def predict_linear(X: np.ndarray, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
+    """Predicted responses [n_samples, n_targets], float64.
+
+    The product is computed in float32, the intercept added in float64: for a heavily
+    regularized target the prediction varies by far less than float32 resolves around a
+    large intercept, and rounding it would distort the correlation scored on it.
+    """
+    product = np.asarray(X, dtype=np.float32) @ coef.T
+    return product.astype(np.float64) + intercept.astype(np.float64)
+
+
 def as_targets(Y):
     """Y as a 2-D array-like; h5py datasets pass through unread, to be streamed in chunks."""
     if not hasattr(Y, "shape"):
@@ -194,12 +215,11 @@ class RidgeCV(RegressorMixin, BaseEstimator):
             Yc, invalid[chunk] = load_chunk(Y, chunk, self.device_)
             sse = cv_sse(bases, Yc, alphas, self.fit_intercept)
             best = sse.argmin(0)
-            y_mean = Yc.mean(0) if self.fit_intercept else torch.zeros_like(Yc[0])
-            coef = V @ (factors[:, best] * (U.T @ (Yc - y_mean)))
+            coef, intercept = refit_targets(U, V, factors, Yc, best, x_mean, self.fit_intercept)
             self.alphas_[chunk] = alphas[best].cpu().numpy()
             self.cv_scores_[:, chunk] = (-sse / len(X)).cpu().numpy()
             self.coef_[chunk] = coef.T.cpu().numpy()
-            self.intercept_[chunk] = (y_mean - x_mean @ coef).cpu().numpy()
+            self.intercept_[chunk] = intercept.cpu().numpy()
         warn_invalid(invalid, "RidgeCV.fit")
         self.coef_[invalid] = np.nan
         self.intercept_[invalid] = np.nan
@@ -207,14 +227,8 @@ class RidgeCV(RegressorMixin, BaseEstimator):
         return self
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        """Predicted responses [n_samples, n_targets], float64.
-
-        The product is computed in float32, the intercept added in float64: for a heavily
-        regularized target the prediction varies by far less than float32 resolves around a
-        large intercept, and rounding it would distort the correlation scored on it.
-        """
-        product = np.asarray(X, dtype=np.float32) @ self.coef_.T
-        return product.astype(np.float64) + self.intercept_.astype(np.float64)
+        """Predicted responses [n_samples, n_targets], float64 (see predict_linear)."""
+        return predict_linear(X, self.coef_, self.intercept_)
 
     def score(self, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
         """R² per target (as himalaya's ``score``), NaN for constant or NaN targets."""

