@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-import zlib
 from pathlib import Path
 
-import nibabel as nib
 import numpy as np
 import pandas as pd
 
 from brainencode.datasets import bids_names
+from brainencode.datasets.checks import read_nifti
 from brainencode.datasets.responses import Responses
 from brainencode.datasets.stimuli import read_stimuli
 from brainencode.errors import BrainencodeError
-
-
-def _load_nifti(path: Path, what: str) -> nib.Nifti1Image:
-    if not path.is_file():
-        raise BrainencodeError(f"{path}: {what} not found")
-    try:
-        image = nib.load(path)
-        image.get_fdata(dtype=np.float32)  # force a full read: catches truncated files here
-    except (OSError, EOFError, ValueError, zlib.error, nib.filebasedimages.ImageFileError) as exc:
-        raise BrainencodeError(f"{path}: cannot read {what} as NIfTI ({exc})") from None
-    return image
 
 
 def load_bids_betas(bids_root: str | Path, subject: str, stimuli_path: str | Path,
@@ -38,10 +26,10 @@ def load_bids_betas(bids_root: str | Path, subject: str, stimuli_path: str | Pat
     position = {s: i for i, s in enumerate(ids)}
 
     mask_path = folder / bids_names.mask_name(subject, space)
-    mask_image = _load_nifti(mask_path, "brain mask")
+    mask_image = read_nifti(mask_path, "brain mask")
     mask = np.asarray(mask_image.dataobj) > 0
     rois_path = folder / bids_names.rois_name(subject, space)
-    labels = np.asarray(_load_nifti(rois_path, "ROI atlas").dataobj).astype(int)
+    labels = np.asarray(read_nifti(rois_path, "ROI atlas").dataobj).astype(int)
     names = pd.read_csv(folder / bids_names.sidecar(rois_path.name), sep="\t")
     label_names = dict(zip(names["index"], names["name"], strict=True))
     roi = np.array([label_names.get(v, "other") for v in labels[mask]])
@@ -53,7 +41,7 @@ def load_bids_betas(bids_root: str | Path, subject: str, stimuli_path: str | Pat
                                f"{bids_names.betas_name(subject, task, '*', space)}")
     repeats = np.empty((len(runs), len(ids), int(mask.sum())), dtype=np.float32)
     for r, run_path in enumerate(runs):
-        image = _load_nifti(run_path, "single-trial betas")
+        image = read_nifti(run_path, "single-trial betas")
         if image.shape[:3] != mask.shape or image.ndim != 4:
             raise BrainencodeError(f"{run_path}: shape: expected 4D with a 3D grid of "
                                    f"{mask.shape}, got {image.shape}")
@@ -77,3 +65,8 @@ def load_bids_betas(bids_root: str | Path, subject: str, stimuli_path: str | Pat
         attrs={"space": space, "modality": "fmri", "mask": str(mask_path.resolve()),
                "affine": mask_image.affine.ravel(), "shape": np.array(mask.shape)},
     )
+
+
+def load(config: dict, subject: str, stimuli: Path) -> Responses:
+    return load_bids_betas(config["bids_root"], subject, stimuli, config.get("task", "demo"),
+                           config.get("space", "MNI152NLin2009cAsym"))

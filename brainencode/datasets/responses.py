@@ -11,11 +11,18 @@ import numpy as np
 from brainencode.errors import BrainencodeError
 
 STR = h5py.string_dtype("utf-8")
+STRING_FIELDS = ("channel", "window")
+NUMERIC_FIELDS = {"ijk": np.int32, "xyz": np.float32, "run": np.int32, "time": np.float64}
 
 
 @dataclass
 class Responses:
-    """Responses of one subject: ``data`` is [n_stimuli, n_targets], the mean over ``repeats``."""
+    """Responses of one subject: ``data`` is [n_stimuli, n_targets], the mean over ``repeats``.
+
+    Targets are located by ``ijk`` (voxels of the mask in attrs) or by ``channel`` + MNI ``xyz``
+    (sEEG/ECoG contacts; ``window`` names each target's time window). Time-series responses
+    (naturalistic runs) have one row per TR, with its ``run`` and acquisition ``time`` in s.
+    """
 
     data: np.ndarray
     stimulus_ids: list[str]
@@ -24,6 +31,11 @@ class Responses:
     repeats: np.ndarray | None = None
     ijk: np.ndarray | None = None
     attrs: dict = field(default_factory=dict)
+    channel: np.ndarray | None = None
+    xyz: np.ndarray | None = None
+    window: np.ndarray | None = None
+    run: np.ndarray | None = None
+    time: np.ndarray | None = None
 
     @property
     def n_targets(self) -> int:
@@ -45,8 +57,13 @@ def write_responses(path: str | Path, responses: Responses) -> None:
         f.create_dataset("stimulus_id", data=np.array(responses.stimulus_ids, dtype=object),
                          dtype=STR)
         f.create_dataset("roi", data=np.asarray(responses.roi, dtype=object), dtype=STR)
-        if responses.ijk is not None:
-            f.create_dataset("ijk", data=responses.ijk.astype(np.int32))
+        for key in STRING_FIELDS:
+            if getattr(responses, key) is not None:
+                f.create_dataset(key, data=np.asarray(getattr(responses, key), dtype=object),
+                                 dtype=STR)
+        for key, dtype in NUMERIC_FIELDS.items():
+            if getattr(responses, key) is not None:
+                f.create_dataset(key, data=np.asarray(getattr(responses, key), dtype=dtype))
         f.attrs["subject"] = responses.subject
         for key, value in responses.attrs.items():
             f.attrs[key] = value
@@ -77,6 +94,7 @@ def read_responses(path: str | Path) -> Responses:
             roi=roi,
             subject=str(f.attrs.get("subject", path.stem)),
             repeats=f["repeats"][:] if "repeats" in f else None,
-            ijk=f["ijk"][:] if "ijk" in f else None,
             attrs={k: v for k, v in f.attrs.items() if k != "subject"},
+            **{key: f[key][:] for key in NUMERIC_FIELDS if key in f},
+            **{key: f[key].asstr()[:] for key in STRING_FIELDS if key in f},
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from brainencode.errors import BrainencodeError
@@ -52,3 +53,26 @@ def stimuli_hash(table: pd.DataFrame) -> str:
         if row.modality == "image":
             digest.update(Path(row.path).read_bytes())
     return digest.hexdigest()
+
+
+def align_rows(data: np.ndarray, file_ids: list[str], ids: list[str], path: Path,
+               stimuli: Path) -> np.ndarray:
+    """Rows of ``data`` (labelled ``file_ids``) in the stimuli table's order ``ids``."""
+    position = {s: i for i, s in enumerate(file_ids)}
+    unknown = sorted(set(file_ids) - set(ids))
+    missing = [s for s in ids if s not in position]
+    if unknown or missing or len(position) != len(file_ids):
+        detail = (f"unknown {unknown[0]!r}" if unknown else f"missing {missing[0]!r}"
+                  if missing else "duplicates")
+        raise BrainencodeError(f"{path}: stimulus_id: expected each stimulus of {stimuli} "
+                               f"once, {detail}")
+    return data[[position[s] for s in ids]]
+
+
+def write_stimuli_table(table: pd.DataFrame, out: str | Path) -> None:
+    """Write a stimuli TSV atomically (a partial table never looks complete)."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".partial")
+    table.to_csv(tmp, sep="\t", index=False)
+    tmp.replace(out)
