@@ -21,4 +21,7 @@ include: "workflow/rules/report.smk"
 
 rule all:
     input:
-        report=f"{RESULTS}/report/index.html",
+        # RDM datasets end in RSA scores (the report reads encoding results only, for now)
+        expand(f"{RESULTS}/rsa/{{subject}}.tsv", subject=SUBJECTS)
+        if RSA
+        else f"{RESULTS}/report/index.html",

@@ -27,17 +27,51 @@ def cmd_demo_subject(args: argparse.Namespace) -> None:
     from brainencode.datasets.demo_subjects import simulate_subject, write_dataset_description
 
     feature_dirs = dict(item.split("=", 1) for item in args.features)
+    if args.subject in args.demo["seeg"]["subjects"]:
+        from brainencode.datasets.demo_seeg import simulate_seeg_subject
+
+        simulate_seeg_subject(args.stimuli, feature_dirs, args.demo, args.subject,
+                              args.subject_index, args.bids_root, args.task)
+        return
     write_dataset_description(args.bids_root)
     simulate_subject(args.stimuli, feature_dirs, args.demo, args.subject, args.subject_index,
                      args.bids_root, args.task, args.space)
 
 
+def cmd_stimuli(args: argparse.Namespace) -> None:
+    from brainencode.datasets.formats import write_stimuli
+
+    write_stimuli(args.dataset, args.out)
+
+
 def cmd_responses(args: argparse.Namespace) -> None:
-    from brainencode.datasets.bids_betas import load_bids_betas
+    from brainencode.datasets.formats import load_responses
     from brainencode.datasets.responses import write_responses
 
-    responses = load_bids_betas(args.bids_root, args.subject, args.stimuli, args.task, args.space)
-    write_responses(args.out, responses)
+    write_responses(args.out, load_responses(args.dataset, args.subject, args.stimuli))
+
+
+def cmd_rdms(args: argparse.Namespace) -> None:
+    from brainencode.datasets.rdms import load_rdms, write_rdms
+
+    write_rdms(args.out, load_rdms(args.dataset, args.subject, args.stimuli))
+
+
+def cmd_rsa(args: argparse.Namespace) -> None:
+    from brainencode.analyses.rsa import rsa_scores
+
+    rsa_scores(args.rdms, args.features, args.roi, args.out)
+
+
+def cmd_validate(args: argparse.Namespace) -> None:
+    from brainencode.datasets.checks import check_file
+
+    problems = [p for path in args.paths for p in check_file(path)]
+    for problem in problems:
+        print(problem)
+    if problems:
+        raise SystemExit(2)
+    print(f"{', '.join(args.paths)}: ok")
 
 
 def cmd_features_extract(args: argparse.Namespace) -> None:
@@ -80,13 +114,6 @@ def cmd_report(args: argparse.Namespace) -> None:
                  [Path(p) for p in args.figures], Path(args.benchmarks), Path(args.out))
 
 
-def cmd_validate_config(args: argparse.Namespace) -> None:
-    from brainencode.config import load_config
-
-    load_config(args.config)
-    print(f"{args.config}: valid")
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="brainencode",
@@ -101,7 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_demo_stimuli)
 
-    p = verbs.add_parser("demo-subject", help="simulate one fMRI subject as BIDS beta maps")
+    p = verbs.add_parser("demo-subject", help="simulate one subject: fMRI as BIDS beta maps, "
+                         "sEEG (demo.seeg.subjects) as BIDS iEEG")
     p.add_argument("--stimuli", required=True)
     p.add_argument("--features", nargs="+", required=True, metavar="MODEL=DIR",
                    help="feature folders of the models that drive the ROIs")
@@ -113,14 +141,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--space", default="MNI152NLin2009cAsym")
     p.set_defaults(func=cmd_demo_subject)
 
-    p = verbs.add_parser("responses", help="BIDS single-trial betas -> responses HDF5")
-    p.add_argument("--bids-root", required=True)
+    p = verbs.add_parser("stimuli", help="write the stimuli table of a dataset that defines "
+                         "its own stimuli (pereira, bold5000, nsd, table, rdm)")
+    p.add_argument("--dataset", type=_json, required=True, help="the config's dataset section")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_stimuli)
+
+    p = verbs.add_parser("responses", help="one subject's data, any dataset.format -> "
+                         "responses HDF5")
+    p.add_argument("--dataset", type=_json, required=True, help="the config's dataset section")
     p.add_argument("--subject", required=True)
     p.add_argument("--stimuli", required=True)
-    p.add_argument("--task", default="demo")
-    p.add_argument("--space", default="MNI152NLin2009cAsym")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_responses)
+
+    p = verbs.add_parser("rdms", help="one subject's RDM targets (format rdm) -> HDF5")
+    p.add_argument("--dataset", type=_json, required=True, help="the config's dataset section")
+    p.add_argument("--subject", required=True)
+    p.add_argument("--stimuli", required=True)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_rdms)
+
+    p = verbs.add_parser("rsa", help="every layer of every model against one subject's RDMs")
+    p.add_argument("--rdms", required=True)
+    p.add_argument("--features", nargs="+", required=True, help="feature folders")
+    p.add_argument("--roi", default="rdm", help="name of the region the RDMs come from")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_rsa)
+
+    p = verbs.add_parser("validate", help="check data files (NIfTI, EDF/BrainVision, HDF5, "
+                         ".mat, TSV) or a config with its dataset, without running anything")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.set_defaults(func=cmd_validate)
 
     features = verbs.add_parser("features", help="the model zoo: list it, or extract every layer "
                                 "of one model").add_subparsers(dest="action", required=True)
@@ -167,10 +219,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--benchmarks", required=True, help="folder of Snakemake benchmark TSVs")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_report)
-
-    p = verbs.add_parser("validate-config", help="check a config file against the schema")
-    p.add_argument("config")
-    p.set_defaults(func=cmd_validate_config)
     return parser
 
 

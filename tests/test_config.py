@@ -68,15 +68,14 @@ def test_snakemake_stops_with_one_line_on_a_bad_config(tmp_path, env):
 
 
 def test_cli_validate_config(tmp_path, env):
-    ok = subprocess.run(["brainencode", "validate-config", "config/config.yaml"], cwd=REPO,
+    ok = subprocess.run(["brainencode", "validate", "config/config.yaml"], cwd=REPO,
                         env=env, capture_output=True, text=True)
-    assert ok.returncode == 0 and "valid" in ok.stdout
+    assert ok.returncode == 0 and "ok" in ok.stdout
     bad = tmp_path / "bad.yaml"
     bad.write_text("dataset: {format: demo, subjects: [sub-01]}\nmodels: {x: {family: vit}}\n"
                    "encoding: {alphas: {n: zero}}\n")
-    result = subprocess.run(["brainencode", "validate-config", str(bad)], cwd=REPO, env=env,
+    result = subprocess.run(["brainencode", "validate", str(bad)], cwd=REPO, env=env,
                             capture_output=True, text=True)
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == [
-        f"brainencode validate-config: error: {bad}: encoding.alphas.n: expected integer, "
-        "got 'zero'"]
+    assert result.stdout.strip().splitlines() == [
+        f"{bad}: encoding.alphas.n: expected integer, got 'zero'"]

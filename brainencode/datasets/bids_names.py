@@ -25,3 +25,16 @@ def rois_name(subject: str, space: str) -> str:
 
 def sidecar(nifti_name: str) -> str:
     return nifti_name.replace(".nii.gz", ".tsv")
+
+
+def raw_runs(root: str | Path, subject: str, task: str, datatype: str, suffix: str) -> list[Path]:
+    """Raw BIDS recordings of one task (any session/run entities), sorted by name."""
+    folder = Path(root) / subject
+    pattern = f"{subject}_*task-{task}_*{suffix}"
+    return sorted(p for p in folder.glob(f"**/{datatype}/{pattern}")
+                  if "_task-" in p.name and p.name.split("_task-")[1].startswith(f"{task}_"))
+
+
+def events_of(recording: Path, suffix: str) -> Path:
+    """The events.tsv next to a recording: same entities, suffix replaced."""
+    return recording.with_name(recording.name[: -len(suffix)] + "events.tsv")

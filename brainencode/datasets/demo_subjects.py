@@ -64,6 +64,22 @@ def _zscore(x: np.ndarray) -> np.ndarray:
     return (x - x.mean(0)) / np.where(std > 0, std, 1.0)
 
 
+def driver_signal(feature_dirs: dict[str, str | Path], driver: dict, ids: list[str],
+                  n_targets: int, rng: np.random.Generator, stimuli_path: str | Path,
+                  where: str) -> np.ndarray:
+    """[n_stimuli, n_targets] z-scored random linear read-outs of one layer's features."""
+    meta, layers = load_features(feature_dirs[driver["model"]])
+    if meta["stimulus_ids"] != ids:
+        raise BrainencodeError(f"{feature_dirs[driver['model']]}: stimulus_ids: expected "
+                               f"the order of {stimuli_path}")
+    if driver["layer"] not in layers:
+        raise BrainencodeError(f"{where}.driver.layer: expected one of {meta['layers']}, got "
+                               f"{driver['layer']!r}")
+    features = _zscore(layers[driver["layer"]].astype(np.float64))
+    weights = rng.standard_normal((features.shape[1], n_targets))
+    return _zscore(features @ weights)
+
+
 def simulate_subject(stimuli_path: str | Path, feature_dirs: dict[str, str | Path], demo: dict,
                      subject: str, subject_index: int, bids_root: str | Path,
                      task: str, space: str) -> None:
@@ -88,16 +104,8 @@ def simulate_subject(stimuli_path: str | Path, feature_dirs: dict[str, str | Pat
         driver = roi.get("driver")
         if driver is None or len(voxels) == 0:
             continue
-        meta, layers = load_features(feature_dirs[driver["model"]])
-        if meta["stimulus_ids"] != ids:
-            raise BrainencodeError(f"{feature_dirs[driver['model']]}: stimulus_ids: expected "
-                                   f"the order of {stimuli_path}")
-        if driver["layer"] not in layers:
-            raise BrainencodeError(f"demo.rois.{index - 1}.driver.layer: expected one of "
-                                   f"{meta['layers']}, got {driver['layer']!r}")
-        features = _zscore(layers[driver["layer"]].astype(np.float64))
-        weights = rng.standard_normal((features.shape[1], len(voxels)))
-        drive = _zscore(features @ weights)
+        drive = driver_signal(feature_dirs, driver, ids, len(voxels), rng, stimuli_path,
+                              f"demo.rois.{index - 1}")
         signal[:, voxels] = drive * np.sqrt(driver["snr"]) * noise_sd
         entry["expected_ceiling_r"] = float(np.sqrt(
             driver["snr"] / (driver["snr"] + 1.0 / demo["n_repeats"])))

@@ -72,17 +72,15 @@ def model_roi_heatmap(scores: pd.DataFrame, path: Path) -> None:
     plt.close(fig)
 
 
-def best_r_volume(encoding_dirs: list[Path], responses_path: Path,
-                  alpha: float) -> nib.Nifti1Image:
-    """Per voxel, the best r over every model and layer, kept where it is significant.
+def best_significant_r(encoding_dirs: list[Path], n_targets: int, alpha: float) -> np.ndarray:
+    """Per target, the best r over every model and layer where it is significant, else 0.
 
-    The maximum over k model x layer choices is biased upwards for noise voxels, so a voxel is
-    shown only where its smallest BH q-value survives a Bonferroni step across the k choices
-    (q_min * k < alpha); elsewhere it is 0.
+    The maximum over k model x layer choices is biased upwards for noise targets, so a target
+    is kept only where its smallest BH q-value survives a Bonferroni step across the k choices
+    (q_min * k < alpha).
     """
-    responses = read_responses(responses_path)
-    best = np.full(responses.n_targets, -np.inf)
-    q_min = np.ones(responses.n_targets)
+    best = np.full(n_targets, -np.inf)
+    q_min = np.ones(n_targets)
     n_choices = 0
     for folder in encoding_dirs:
         for layer_file in sorted(Path(folder).glob("*.h5")):
@@ -91,10 +89,36 @@ def best_r_volume(encoding_dirs: list[Path], responses_path: Path,
                 q_min = np.fmin(q_min, f["q"][:])
             n_choices += 1
     keep = np.isfinite(best) & (q_min * n_choices < alpha)
+    return np.where(keep, best, 0.0)
+
+
+def best_r_volume(encoding_dirs: list[Path], responses_path: Path,
+                  alpha: float) -> nib.Nifti1Image:
+    """The voxels' best significant r (see best_significant_r) as a volume."""
+    responses = read_responses(responses_path)
+    best = best_significant_r(encoding_dirs, responses.n_targets, alpha)
     shape = tuple(int(s) for s in responses.attrs["shape"])
     volume = np.zeros(shape, dtype=np.float32)
-    volume[tuple(responses.ijk.T)] = np.where(keep, best, 0)
+    volume[tuple(responses.ijk.T)] = best
     return nib.Nifti1Image(volume, np.asarray(responses.attrs["affine"]).reshape(4, 4))
+
+
+def electrode_map(encoding_dirs: list[Path], responses_path: Path, alpha: float, title: str,
+                  path: Path) -> None:
+    """Contacts on a glass brain (MNI), coloured by their best significant r over windows."""
+    from nilearn import plotting
+
+    responses = read_responses(responses_path)
+    best = best_significant_r(encoding_dirs, responses.n_targets, alpha)
+    table = pd.DataFrame({"channel": responses.channel, "r": best,
+                          "x": responses.xyz[:, 0], "y": responses.xyz[:, 1],
+                          "z": responses.xyz[:, 2]}).groupby("channel", sort=False).max()
+    display = plotting.plot_markers(table["r"].to_numpy(), table[["x", "y", "z"]].to_numpy(),
+                                    node_cmap="hot", node_vmin=0,
+                                    node_vmax=max(float(table["r"].max()), 0.1),
+                                    display_mode="ortho", title=title, colorbar=True)
+    display.savefig(path, dpi=110)
+    display.close()
 
 
 def brain_map(volume: nib.Nifti1Image, title: str, path: Path) -> None:
@@ -119,7 +143,13 @@ def subject_figures(scores_path: Path, encoding_dirs: list[Path], responses_path
     paths = [out_dir / name for name in FIGURES]
     layer_curves(scores, paths[0])
     model_roi_heatmap(scores, paths[1])
-    brain_map(best_r_volume(encoding_dirs, responses_path, alpha),
-              f"{subject}: best Pearson r over models and layers (significant voxels)",
-              paths[2])
+    with h5py.File(responses_path, "r") as f:
+        contacts = "channel" in f
+    if contacts:
+        electrode_map(encoding_dirs, responses_path, alpha,
+                      f"{subject}: best Pearson r per contact (significant windows)", paths[2])
+    else:
+        brain_map(best_r_volume(encoding_dirs, responses_path, alpha),
+                  f"{subject}: best Pearson r over models and layers (significant voxels)",
+                  paths[2])
     return paths

@@ -18,13 +18,17 @@ except BrainencodeError as exc:
     sys.exit(2)
 
 RESULTS = config["results"]
-SUBJECTS = config["dataset"]["subjects"]
+DATASET = config["dataset"]
+DEMO = DATASET["format"] == "demo"
+RSA = DATASET["format"] == "rdm"
+SEEG_SUBJECTS = config["demo"]["seeg"]["subjects"] if DEMO else []
+SUBJECTS = DATASET["subjects"] + SEEG_SUBJECTS
 MODELS = list(config["models"])
-DEMO = config["dataset"]["format"] == "demo"
 
 
 wildcard_constraints:
     subject=r"sub-[A-Za-z0-9]+",
+    kind=r"bids|ieeg",
     model=r"[A-Za-z0-9_-]+",
 
 
@@ -34,15 +38,31 @@ def as_json(value):
 
 
 def stimuli_table():
+    """The demo's, the user's, or the one a format writes from its own files."""
     if DEMO:
         return f"{RESULTS}/demo/stimuli/stimuli.tsv"
-    return config["dataset"]["stimuli_table"]
+    if "stimuli_table" in DATASET and DATASET["format"] != "table":
+        return DATASET["stimuli_table"]
+    return f"{RESULTS}/stimuli/stimuli.tsv"
 
 
-def bids_root():
-    if DEMO:
-        return f"{RESULTS}/demo/bids"
-    return config["dataset"]["bids_root"]
+def subject_dataset(subject):
+    """The dataset section the responses verb reads for one subject (the demo's are BIDS)."""
+    if not DEMO:
+        return DATASET
+    demo_bids = {"stimuli_table": stimuli_table(), "task": DATASET["task"],
+                 "space": DATASET["space"]}
+    if subject in SEEG_SUBJECTS:
+        return DATASET | demo_bids | {"format": "bids-ieeg", "bids_root": f"{RESULTS}/demo/ieeg"}
+    return DATASET | demo_bids | {"format": "bids-betas", "bids_root": f"{RESULTS}/demo/bids"}
+
+
+def subject_inputs(wildcards):
+    """What the responses rule waits for: the demo's simulated subject, else nothing."""
+    if not DEMO:
+        return []
+    kind = "ieeg" if wildcards.subject in SEEG_SUBJECTS else "bids"
+    return [f"{RESULTS}/demo/{kind}/{wildcards.subject}"]
 
 
 def driver_models():

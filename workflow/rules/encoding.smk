@@ -42,3 +42,20 @@ rule gather_scores:
         "../envs/brainencode.yaml"
     shell:
         "brainencode gather-scores --out {output} {params.tables} > {log} 2>&1"
+
+
+rule rsa:
+    input:
+        rdms=f"{RESULTS}/rdms/{{subject}}.h5",
+        features=expand(f"{RESULTS}/features/{{model}}", model=MODELS),
+    output:
+        f"{RESULTS}/rsa/{{subject}}.tsv",
+    params:
+        roi=DATASET.get("roi", "rdm"),
+    log:
+        f"{RESULTS}/logs/rsa/{{subject}}.log",
+    conda:
+        "../envs/brainencode.yaml"
+    shell:
+        "brainencode rsa --rdms {input.rdms} --features {input.features} --roi {params.roi} "
+        "--out {output} > {log} 2>&1"

@@ -24,20 +24,20 @@ rule demo_subject:
         stimuli=f"{RESULTS}/demo/stimuli/stimuli.tsv",
         features=[f"{RESULTS}/features/{m}" for m in driver_models()],
     output:
-        betas=directory(f"{RESULTS}/demo/bids/{{subject}}"),
+        subject=directory(f"{RESULTS}/demo/{{kind}}/{{subject}}"),
     params:
         features=lambda wc, input: " ".join(
             f"{os.path.basename(d)}={d}" for d in input.features
         ),
         demo=as_json(config["demo"]),
         index=lambda wc: SUBJECTS.index(wc.subject) + 1,
-        bids_root=lambda wc, output: os.path.dirname(output.betas),
+        bids_root=lambda wc, output: os.path.dirname(output.subject),
         task=config["dataset"]["task"],
         space=config["dataset"]["space"],
     log:
-        f"{RESULTS}/logs/demo_subject/{{subject}}.log",
+        f"{RESULTS}/logs/demo_subject/{{kind}}/{{subject}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/demo_subject/{{subject}}.tsv"
+        f"{RESULTS}/benchmarks/demo_subject/{{kind}}/{{subject}}.tsv"
     conda:
         "../envs/brainencode.yaml"
     shell:
@@ -47,16 +47,27 @@ rule demo_subject:
         "> {log} 2>&1"
 
 
+rule dataset_stimuli:
+    output:
+        f"{RESULTS}/stimuli/stimuli.tsv",
+    params:
+        dataset=as_json(DATASET),
+    log:
+        f"{RESULTS}/logs/dataset_stimuli.log",
+    conda:
+        "../envs/brainencode.yaml"
+    shell:
+        "brainencode stimuli --dataset {params.dataset} --out {output} > {log} 2>&1"
+
+
 rule responses:
     input:
         stimuli=stimuli_table(),
-        subject=f"{bids_root()}/{{subject}}",
+        subject=subject_inputs,
     output:
         f"{RESULTS}/responses/{{subject}}.h5",
     params:
-        bids_root=lambda wc, input: os.path.dirname(input.subject),
-        task=config["dataset"]["task"],
-        space=config["dataset"]["space"],
+        dataset=lambda wc: as_json(subject_dataset(wc.subject)),
     log:
         f"{RESULTS}/logs/responses/{{subject}}.log",
     benchmark:
@@ -64,6 +75,21 @@ rule responses:
     conda:
         "../envs/brainencode.yaml"
     shell:
-        "brainencode responses --bids-root {params.bids_root} --subject {wildcards.subject} "
-        "--stimuli {input.stimuli} --task {params.task} --space {params.space} "
-        "--out {output} > {log} 2>&1"
+        "brainencode responses --dataset {params.dataset} --subject {wildcards.subject} "
+        "--stimuli {input.stimuli} --out {output} > {log} 2>&1"
+
+
+rule rdms:
+    input:
+        stimuli=stimuli_table(),
+    output:
+        f"{RESULTS}/rdms/{{subject}}.h5",
+    params:
+        dataset=as_json(DATASET),
+    log:
+        f"{RESULTS}/logs/rdms/{{subject}}.log",
+    conda:
+        "../envs/brainencode.yaml"
+    shell:
+        "brainencode rdms --dataset {params.dataset} --subject {wildcards.subject} "
+        "--stimuli {input.stimuli} --out {output} > {log} 2>&1"

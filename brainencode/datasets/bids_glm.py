@@ -1,0 +1,179 @@
+"""BIDS fMRI runs + events.tsv -> single-trial betas with nilearn's first-level GLM.
+
+Each event of ``events.tsv`` is one trial of the stimulus named by its ``stimulus_id`` column
+(or, without one, by its ``trial_type``); trial types listed in ``glm.ignore_trial_types`` (e.g.
+fixation) are modelled as nuisance conditions but are not stimuli. Two estimators
+(Mumford et al. 2012, NeuroImage 59:2636):
+
+- LSA (least squares all): one GLM per run with one regressor per trial;
+- LSS (least squares separate): one GLM per trial, with that trial as one regressor and every
+  other trial in regressors per condition; less collinear when trials are close in time.
+
+Design matrices are nilearn's (``make_first_level_design_matrix``: HRF, cosine drifts), the fit
+is nilearn's ``run_glm`` (OLS or AR(1)), on signals scaled to percent of the voxel mean, as
+``FirstLevelModel(signal_scaling=0)`` does; the tests check LSA against FirstLevelModel.
+A stimulus seen in several runs gets one beta per occurrence: ``repeats`` keeps them when every
+stimulus has the same number, ``data`` is their mean.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from brainencode.datasets import bids_names
+from brainencode.datasets.checks import check_events, read_nifti, require
+from brainencode.datasets.formats import subject_path
+from brainencode.datasets.responses import Responses
+from brainencode.datasets.stimuli import read_stimuli
+from brainencode.errors import BrainencodeError
+
+GLM_DEFAULTS = {"method": "lss", "hrf_model": "glover", "drift_model": "cosine",
+                "high_pass": 0.01, "noise_model": "ar1", "ignore_trial_types": []}
+
+
+def repetition_time(bold: Path, image) -> float:
+    """RepetitionTime from the BIDS JSON sidecar, else from the NIfTI header."""
+    sidecar = bold.with_name(bold.name.replace(".nii.gz", ".json").replace(".nii", ".json"))
+    if sidecar.is_file():
+        try:
+            return float(json.loads(sidecar.read_text())["RepetitionTime"])
+        except (KeyError, ValueError, TypeError) as exc:
+            raise BrainencodeError(f"{sidecar}: RepetitionTime: expected seconds ({exc})") from None
+    tr = float(image.header.get_zooms()[3]) if image.ndim == 4 else 0.0
+    if tr <= 0:
+        raise BrainencodeError(f"{bold}: RepetitionTime: expected it in the .json sidecar or "
+                               "the NIfTI header")
+    return tr
+
+
+def volume_targets(config: dict, subject: str) -> tuple[np.ndarray, np.ndarray, object]:
+    """Mask voxels (ijk), their ROI names (from ``atlas`` + ``atlas_labels``) and the mask."""
+    mask_image = read_nifti(subject_path(config["mask"], subject), "dataset.mask (brain mask)",
+                            ndim=3)
+    mask = np.asarray(mask_image.dataobj) > 0
+    roi = np.full(int(mask.sum()), "all", dtype=object)
+    if "atlas" in config:
+        atlas_path = subject_path(config["atlas"], subject)
+        atlas = np.asarray(read_nifti(atlas_path, "dataset.atlas (ROI labels)", ndim=3).dataobj)
+        if atlas.shape != mask.shape:
+            raise BrainencodeError(f"{atlas_path}: shape: expected the mask's grid {mask.shape}, "
+                                   f"got {atlas.shape}")
+        names = {}
+        if "atlas_labels" in config:
+            labels = pd.read_csv(config["atlas_labels"], sep="\t")
+            names = dict(zip(labels["index"].astype(int), labels["name"], strict=True))
+        values = atlas[mask].astype(int)
+        roi = np.array([names.get(v, f"label-{v}") if v else "other" for v in values])
+    return np.argwhere(mask).astype(np.int32), np.asarray(roi, dtype=str), mask_image
+
+
+def percent_signal(Y: np.ndarray) -> np.ndarray:
+    """Percent of each voxel's mean, as nilearn's mean_scaling (signal_scaling=0)."""
+    mean = Y.mean(axis=0)
+    mean[mean == 0] = 1
+    return 100 * (Y / mean - 1)
+
+
+def _fit(Y: np.ndarray, design: pd.DataFrame, columns: list[str], noise_model: str) -> np.ndarray:
+    """Betas [len(columns), n_voxels] of one GLM, with nilearn's run_glm."""
+    from nilearn.glm.first_level import run_glm
+
+    labels, results = run_glm(Y, design.to_numpy(), noise_model=noise_model, verbose=0)
+    index = [design.columns.get_loc(c) for c in columns]
+    betas = np.empty((len(columns), Y.shape[1]))
+    for label, result in results.items():
+        betas[:, labels == label] = result.theta[index]
+    return betas
+
+
+def trial_betas(Y: np.ndarray, frame_times: np.ndarray, events: pd.DataFrame,
+                trial_rows: np.ndarray, settings: dict) -> np.ndarray:
+    """Single-trial betas [n_trials, n_voxels] for the events at ``trial_rows``."""
+    from nilearn.glm.first_level import make_first_level_design_matrix
+
+    def design(trial_types: list[str]) -> pd.DataFrame:
+        return make_first_level_design_matrix(
+            frame_times, events.assign(trial_type=trial_types)[["onset", "duration",
+                                                                 "trial_type"]],
+            hrf_model=settings["hrf_model"], drift_model=settings["drift_model"],
+            high_pass=settings["high_pass"])
+
+    Y = percent_signal(Y)
+    names = [f"trial{i:04d}" for i in range(len(trial_rows))]
+    if settings["method"] == "lsa":
+        trial_types = list(events["trial_type"])
+        for name, row in zip(names, trial_rows, strict=True):
+            trial_types[row] = name
+        return _fit(Y, design(trial_types), names, settings["noise_model"])
+    betas = np.empty((len(trial_rows), Y.shape[1]))
+    for i, row in enumerate(trial_rows):
+        trial_types = [f"other_{t}" for t in events["trial_type"]]
+        trial_types[row] = "target"
+        betas[i] = _fit(Y, design(trial_types), ["target"], settings["noise_model"])[0]
+    return betas
+
+
+def read_events(path: Path, known: set[str], ignore: set[str]) -> pd.DataFrame:
+    require(check_events(path, known | ignore if "stimulus_id" not in
+                         pd.read_csv(path, sep="\t", nrows=0).columns else None))
+    events = pd.read_csv(path, sep="\t", dtype={"trial_type": str, "stimulus_id": str},
+                         keep_default_na=False)
+    events["onset"] = events["onset"].astype(float)
+    events["duration"] = events["duration"].astype(float)
+    if "stimulus_id" in events.columns:
+        stimulus = events["stimulus_id"].where(~events["trial_type"].isin(ignore), "")
+        unknown = sorted(set(stimulus) - known - {"", "n/a"})
+        if unknown:
+            raise BrainencodeError(f"{path}: stimulus_id: expected ids of the stimuli table, got "
+                                   f"unknown {unknown[0]!r}")
+        events["stimulus"] = stimulus.replace("n/a", "")
+    else:
+        events["stimulus"] = events["trial_type"].where(~events["trial_type"].isin(ignore), "")
+    return events
+
+
+def load(config: dict, subject: str, stimuli: Path) -> Responses:
+    settings = GLM_DEFAULTS | config.get("glm", {})
+    if "mask" not in config:
+        raise BrainencodeError(f"{config['bids_root']}: dataset.mask: required for bids-glm "
+                               "(a brain mask NIfTI; {subject} is filled in)")
+    ids = list(read_stimuli(stimuli)["stimulus_id"])
+    ijk, roi, mask_image = volume_targets(config, subject)
+    mask = np.asarray(mask_image.dataobj) > 0
+    runs = bids_names.raw_runs(config["bids_root"], subject, config["task"], "func",
+                               "bold.nii.gz")
+    if not runs:
+        raise BrainencodeError(f"{config['bids_root']}/{subject}: expected BOLD runs "
+                               f"{subject}_task-{config['task']}_*bold.nii.gz in func/")
+    occurrences: dict[str, list[np.ndarray]] = {s: [] for s in ids}
+    for bold in runs:
+        image = read_nifti(bold, "BOLD run", ndim=4)
+        if image.shape[:3] != mask.shape:
+            raise BrainencodeError(f"{bold}: shape: expected the mask's grid {mask.shape}, got "
+                                   f"{image.shape[:3]}")
+        tr = repetition_time(bold, image)
+        events = read_events(bids_names.events_of(bold, "bold.nii.gz"), set(ids),
+                             set(settings["ignore_trial_types"]))
+        rows = np.flatnonzero(events["stimulus"] != "")
+        Y = np.asarray(image.dataobj, dtype=np.float64)[mask].T
+        frame_times = np.arange(image.shape[3]) * tr
+        for row, beta in zip(rows, trial_betas(Y, frame_times, events, rows, settings),
+                             strict=True):
+            occurrences[events["stimulus"][row]].append(beta)
+    counts = {len(v) for v in occurrences.values()}
+    if 0 in counts:
+        missing = next(s for s, v in occurrences.items() if not v)
+        raise BrainencodeError(f"{config['bids_root']}/{subject}: stimulus_id: expected every "
+                               f"stimulus of {stimuli} in some events.tsv, {missing!r} never is")
+    repeats = (np.stack([np.stack(occurrences[s]) for s in ids], axis=1).astype(np.float32)
+               if len(counts) == 1 and counts != {1} else None)
+    data = np.stack([np.mean(occurrences[s], axis=0) for s in ids]).astype(np.float32)
+    return Responses(data=data, stimulus_ids=ids, roi=roi, subject=subject, repeats=repeats,
+                     ijk=ijk, attrs={"modality": "fmri", "space": config.get("space", "native"),
+                                     "glm": settings["method"],
+                                     "affine": mask_image.affine.ravel(),
+                                     "shape": np.array(mask.shape)})
