@@ -1,0 +1,200 @@
+"""Natural Scenes Dataset (Allen et al. 2022, Nat Neurosci 25:116): betas + expdesign + COCO.
+
+- ``expdesign``: nsd_expdesign.mat; trial t (0-based, 750 per session) showed the 10k-index
+  ``masterordering[t]``, i.e. the image ``subjectim[subject - 1, that - 1]`` (1-based nsdId).
+- ``path``: betas of one session, ``{session}`` filled in (01, 02, ...): an HDF5 with ``betas``
+  [750, z, y, x] (the released layout) or [750, x, y, z], or a 4D NIfTI [x, y, z, 750]. Values
+  are divided by ``betas_scale`` (300 in the release: int16 percent signal change x 300), read
+  one trial at a time inside ``mask``, and z-scored per voxel within each session, as NSD's
+  papers do.
+- ``stim_info``: nsd_stim_info_merged.csv (nsdId 0-based, cocoId, cocoSplit); ``captions``: the
+  COCO captions_*.json files; ``images``: a folder of COCO images (found by file name, e.g.
+  000000358083.jpg) or nsd_stimuli.hdf5 (``imgBrick``), whose images are written as PNG.
+- The stimuli are the images every configured subject saw at least ``min_repeats`` times in
+  ``sessions`` (one subject: its images); ``caption`` is the first COCO caption and
+  ``captions`` all of them, joined by " | ".
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from brainencode.datasets.bids_glm import volume_targets
+from brainencode.datasets.checks import read_nifti
+from brainencode.datasets.formats import subject_path
+from brainencode.datasets.matfiles import field, load_mat
+from brainencode.datasets.responses import Responses
+from brainencode.datasets.stimuli import read_stimuli, write_stimuli_table
+from brainencode.errors import BrainencodeError
+
+TRIALS_PER_SESSION = 750
+
+
+def subject_number(subject: str) -> int:
+    digits = "".join(c for c in subject.removeprefix("sub-") if c.isdigit())
+    if not digits:
+        raise BrainencodeError(f"dataset.subjects: expected NSD subjects like sub-01, got "
+                               f"{subject!r}")
+    return int(digits)
+
+
+def session_trials(config: dict, subject: str) -> list[np.ndarray]:
+    """Per configured session, the 1-based nsdId shown on each of its trials."""
+    path = Path(config["expdesign"])
+    design = load_mat(path, "nsd_expdesign.mat")
+    order = np.asarray(field(design, "masterordering", path, "the 10k-index of each trial"),
+                       int).ravel()
+    images = np.atleast_2d(np.asarray(field(design, "subjectim", path,
+                                            "[subjects, 10000] nsdIds"), int))
+    number = subject_number(subject)
+    if number > len(images):
+        raise BrainencodeError(f"{path}: subjectim: expected a row for subject {number}, it has "
+                               f"{len(images)}")
+    out = []
+    for session in config.get("sessions", [1]):
+        trials = order[(session - 1) * TRIALS_PER_SESSION:session * TRIALS_PER_SESSION]
+        if len(trials) == 0:
+            raise BrainencodeError(f"{path}: masterordering: expected trials for session "
+                                   f"{session}")
+        out.append(images[number - 1, trials - 1])
+    return out
+
+
+def stimulus_id(nsd_id: int) -> str:
+    return f"nsd-{nsd_id:05d}"
+
+
+def write_stimuli(config: dict, out: Path) -> None:
+    minimum = config.get("min_repeats", 1)
+    chosen = None
+    for subject in config["subjects"]:
+        shown = pd.Series(np.concatenate(session_trials(config, subject))).value_counts(
+            sort=False)
+        mine = list(shown.index[shown >= minimum])
+        chosen = mine if chosen is None else [i for i in chosen if i in set(mine)]
+    if not chosen:
+        raise BrainencodeError(f"{config['expdesign']}: expected images shown at least "
+                               f"{minimum} times to every subject in sessions "
+                               f"{config.get('sessions', [1])}, found none")
+    info = pd.read_csv(config["stim_info"])
+    for column in ("nsdId", "cocoId"):
+        if column not in info.columns:
+            raise BrainencodeError(f"{config['stim_info']}: missing column {column!r} (expected "
+                                   "nsd_stim_info_merged.csv)")
+    coco = dict(zip(info["nsdId"].astype(int) + 1, info["cocoId"].astype(int), strict=True))
+    captions = coco_captions(config["captions"])
+    paths = image_files(config, chosen, coco, out.parent / "images")
+    rows = []
+    for nsd_id, image in zip(chosen, paths, strict=True):
+        texts = captions.get(coco.get(nsd_id), [])
+        if not texts:
+            raise BrainencodeError(f"{config['captions']}: expected captions for COCO image "
+                                   f"{coco.get(nsd_id)} (nsdId {nsd_id - 1})")
+        rows.append({"stimulus_id": stimulus_id(nsd_id), "modality": "image",
+                     "path": str(image), "caption": texts[0], "captions": " | ".join(texts)})
+    write_stimuli_table(pd.DataFrame(rows), out)
+
+
+def coco_captions(files: list[str]) -> dict[int, list[str]]:
+    captions: dict[int, list[str]] = {}
+    for name in files:
+        try:
+            annotations = json.loads(Path(name).read_text())["annotations"]
+        except (OSError, ValueError, KeyError) as exc:
+            raise BrainencodeError(f"{name}: dataset.captions: expected a COCO captions JSON "
+                                   f"with 'annotations' ({exc})") from None
+        for a in sorted(annotations, key=lambda a: a["id"]):
+            captions.setdefault(int(a["image_id"]), []).append(" ".join(a["caption"].split()))
+    return captions
+
+
+def image_files(config: dict, nsd_ids: list[int], coco: dict[int, int],
+                export_dir: Path) -> list[Path]:
+    source = Path(config["images"])
+    if source.suffix in (".hdf5", ".h5"):
+        export_dir.mkdir(parents=True, exist_ok=True)
+        paths = []
+        with h5py.File(source, "r") as f:
+            for nsd_id in nsd_ids:
+                path = export_dir / f"{stimulus_id(nsd_id)}.png"
+                Image.fromarray(np.asarray(f["imgBrick"][nsd_id - 1], np.uint8)).save(path)
+                paths.append(path.resolve())
+        return paths
+    found = {p.name: p for p in source.rglob("*.jpg")}
+    paths = []
+    for nsd_id in nsd_ids:
+        name = f"{coco.get(nsd_id, -1):012d}.jpg"
+        if name not in found:
+            raise BrainencodeError(f"{source}: dataset.images: expected COCO image {name} "
+                                   f"(nsdId {nsd_id - 1})")
+        paths.append(found[name].resolve())
+    return paths
+
+
+def session_betas(path: Path, mask: np.ndarray, scale: float) -> np.ndarray:
+    """[n_trials, n_mask_voxels] of one session, read one trial at a time."""
+    if path.name.endswith((".nii", ".nii.gz")):
+        image = read_nifti(path, "NSD betas", ndim=4)
+        if image.shape[:3] != mask.shape:
+            raise BrainencodeError(f"{path}: shape: expected the mask's grid {mask.shape}, got "
+                                   f"{image.shape[:3]}")
+        return np.stack([np.asarray(image.dataobj[..., t], np.float32)[mask]
+                         for t in range(image.shape[3])]) / scale
+    try:
+        with h5py.File(path, "r") as f:
+            betas = f["betas"]
+            if betas.shape[1:] == mask.shape[::-1]:
+                grid_mask = mask.T
+            elif betas.shape[1:] == mask.shape:
+                grid_mask = mask
+            else:
+                raise BrainencodeError(f"{path}: betas: expected [trials, *mask grid] with "
+                                       f"grid {mask.shape} (or reversed), got {betas.shape}")
+            # column of each voxel in the order of np.argwhere(mask), whatever the grid order
+            column = np.full(mask.shape, -1)
+            column[mask] = np.arange(int(mask.sum()))
+            column = (column.T if grid_mask is not mask else column)[grid_mask]
+            out = np.empty((betas.shape[0], len(column)), np.float32)
+            for t in range(betas.shape[0]):
+                out[t, column] = betas[t][grid_mask]
+            return out / scale
+    except (OSError, KeyError) as exc:
+        raise BrainencodeError(f"{path}: betas: cannot read NSD betas ({exc})") from None
+
+
+def load(config: dict, subject: str, stimuli: Path) -> Responses:
+    ijk, roi, mask_image = volume_targets(config, subject)
+    mask = np.asarray(mask_image.dataobj) > 0
+    ids = list(read_stimuli(stimuli)["stimulus_id"])
+    position = {s: i for i, s in enumerate(ids)}
+    occurrences: list[list[np.ndarray]] = [[] for _ in ids]
+    for session, trials in zip(config.get("sessions", [1]),
+                               session_trials(config, subject), strict=True):
+        path = subject_path(config["path"], subject, session=f"{session:02d}")
+        betas = session_betas(path, mask, config.get("betas_scale", 300))
+        if len(betas) != len(trials):
+            raise BrainencodeError(f"{path}: betas: expected {len(trials)} trials, got "
+                                   f"{len(betas)}")
+        std = betas.std(axis=0)
+        betas = (betas - betas.mean(axis=0)) / np.where(std > 0, std, 1)
+        for trial, nsd_id in zip(betas, trials, strict=True):
+            if stimulus_id(nsd_id) in position:
+                occurrences[position[stimulus_id(nsd_id)]].append(trial)
+    missing = [ids[i] for i, o in enumerate(occurrences) if not o]
+    if missing:
+        raise BrainencodeError(f"{config['expdesign']}: expected {subject} to have seen every "
+                               f"stimulus of {stimuli}, {missing[0]!r} is not in its sessions")
+    n_repeats = min(len(o) for o in occurrences)
+    repeats = (np.stack([np.stack(o[:n_repeats]) for o in occurrences], axis=1)
+               if n_repeats >= 2 and config.get("min_repeats", 1) >= 2 else None)
+    data = np.stack([np.mean(o, axis=0) for o in occurrences]).astype(np.float32)
+    return Responses(data=data, stimulus_ids=ids, roi=roi, subject=subject, repeats=repeats,
+                     ijk=ijk, attrs={"modality": "fmri", "space": "func1pt8mm",
+                                     "affine": mask_image.affine.ravel(),
+                                     "shape": np.array(mask.shape)})
