@@ -63,15 +63,16 @@ def cmd_rsa(args: argparse.Namespace) -> None:
     rsa_scores(args.rdms, args.features, args.roi, args.out)
 
 
-def cmd_validate(args: argparse.Namespace) -> None:
+def cmd_validate(args: argparse.Namespace) -> int:
     from brainencode.datasets.checks import check_file
 
     problems = [p for path in args.paths for p in check_file(path)]
     for problem in problems:
         print(problem)
     if problems:
-        raise SystemExit(2)
+        return 2
     print(f"{', '.join(args.paths)}: ok")
+    return 0
 
 
 def cmd_features_extract(args: argparse.Namespace) -> None:
@@ -225,11 +226,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        args.func(args)
+        return args.func(args) or 0
     except BrainencodeError as exc:
         print(f"brainencode {args.verb}: error: {exc}", file=sys.stderr)
         return 2
-    return 0
 
 
 if __name__ == "__main__":

@@ -84,8 +84,9 @@ def invalid_columns(data: np.ndarray) -> np.ndarray:
         return ~finite | (np.nanstd(data, axis=0) == 0)
 
 
-def check_hdf5(path: Path) -> list[str]:
-    """Readable HDF5; every dataset readable end to end; the responses layout if it has 'data'."""
+def check_hdf5(path: Path, responses_layout: bool = True) -> list[str]:
+    """Readable HDF5, every dataset readable to its end; the responses layout if it has 'data'
+    (and ``responses_layout``)."""
     try:
         f = h5py.File(path, "r")
     except OSError as exc:
@@ -100,7 +101,7 @@ def check_hdf5(path: Path) -> list[str]:
                     problems.append(f"{path}: {name}: cannot read ({exc})")
 
         f.visititems(visit)
-        if problems or "data" not in f:
+        if problems or "data" not in f or not responses_layout:
             return problems
         problems += _responses_problems(f, path)
     return problems

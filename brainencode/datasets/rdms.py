@@ -52,17 +52,19 @@ def write_stimuli(config: dict, out: Path) -> None:
                                       "path": [str(p.resolve()) for p in images]}), out)
 
 
-def _read(path: Path, variable: str | None) -> tuple[np.ndarray, list[str]]:
+def _read(path: Path, variable: str | None) -> tuple[np.ndarray, list[str] | None]:
+    """The RDMs and, for struct arrays and HDF5 with ``name``, their names."""
     name = path.name.lower()
     if name.endswith(".npy"):
-        rdms = np.load(path)
-        return rdms, [path.stem] * (len(rdms) if rdms.ndim == 3 else 1)
+        try:
+            return np.load(path), None
+        except (OSError, ValueError) as exc:
+            raise BrainencodeError(f"{path}: cannot read as .npy ({exc})") from None
     if name.endswith((".h5", ".hdf5")):
         try:
             with h5py.File(path, "r") as f:
                 rdms = f["rdm"][:]
-                names = list(f["name"].asstr()[:]) if "name" in f else [path.stem] * len(rdms)
-                return rdms, names
+                return rdms, list(f["name"].asstr()[:]) if "name" in f else None
         except (OSError, KeyError) as exc:
             raise BrainencodeError(f"{path}: rdm: cannot read ({exc})") from None
     variables = load_mat(path, "RDM file")
@@ -77,8 +79,7 @@ def _read(path: Path, variable: str | None) -> tuple[np.ndarray, list[str]]:
             raise BrainencodeError(f"{path}: {key}: expected a struct array with an RDM field")
         return (np.stack([np.asarray(v["RDM"], float) for v in value]),
                 [str(v.get("name", f"{key}-{i}")) for i, v in enumerate(value)])
-    rdms = np.asarray(value, float)
-    return rdms, [key] * (len(rdms) if rdms.ndim == 3 else 1)
+    return np.asarray(value, float), None
 
 
 def load_rdms(config: dict, subject: str, stimuli: Path) -> RDMs:
@@ -87,7 +88,10 @@ def load_rdms(config: dict, subject: str, stimuli: Path) -> RDMs:
     rdms, names = _read(path, config.get("variable"))
     if rdms.ndim == 2:
         rdms = rdms[None]
-    if "{subject}" not in config["path"] and "{label}" not in config["path"]:
+    per_subject = "{subject}" in config["path"] or "{label}" in config["path"]
+    if names is None:
+        names = [path.stem] * len(rdms)
+    elif not per_subject:
         label = subject.removeprefix("sub-")
         mine = [i for i, n in enumerate(names) if label in n.replace("|", " ").split()]
         if not mine:

@@ -81,7 +81,7 @@ def load(config: dict, subject: str, stimuli: Path) -> Responses:
         file_ids = ids
         roi = np.full(data.shape[1] if data.ndim == 2 else 0, roi_label)
     elif name.endswith((".h5", ".hdf5")):
-        require([p for p in check_hdf5(path) if "targets" not in p])
+        require(check_hdf5(path, responses_layout=False))
         with h5py.File(path, "r") as f:
             if "data" not in f:
                 raise BrainencodeError(f"{path}: missing dataset 'data' [n_stimuli, n_targets]")
