@@ -13,6 +13,14 @@ if not workflow.config_settings.configfiles:
 
 
 include: "workflow/rules/common.smk"
+
+
+wildcard_constraints:
+    subject=r"sub-[A-Za-z0-9]+",
+    kind=r"bids|ieeg",
+    model=r"[A-Za-z0-9_-]+",
+
+
 include: "workflow/rules/stimuli.smk"
 include: "workflow/rules/features.smk"
 include: "workflow/rules/encoding.smk"

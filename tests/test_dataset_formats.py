@@ -465,3 +465,108 @@ def test_validate_dataset_config(tmp_path, capsys):
                       "models: {m: {family: minilm}}\n")
     assert main(["validate", str(config)]) == 2
     assert capsys.readouterr().out.strip() == "/no/sub-01.mat: dataset.path not found"
+
+
+# --- BIDS iEEG / sEEG ----------------------------------------------------------------------------
+
+def test_high_gamma_envelope_on_real_seeg(tmp_path):
+    """Real clinical sEEG: a 100 Hz burst added to one contact shows up in its envelope only."""
+    import mne
+
+    from brainencode.datasets.bids_ieeg import high_gamma_envelope
+
+    edf = shared("mne_misc_ieeg_clips") / "seeg" / "sample_seeg.edf"
+    assert main(["validate", str(edf)]) == 0
+    raw = mne.io.read_raw_edf(edf, preload=True, verbose="error")
+    raw.set_channel_types(dict.fromkeys(raw.ch_names, "seeg"), verbose="error")
+    sfreq = raw.info["sfreq"]
+    t = np.arange(raw.n_times) / sfreq
+    burst = (t > 10) & (t < 11)
+    data = raw.get_data()
+    data[5] += burst * 5 * data[5].std() * np.sin(2 * np.pi * 100 * t)
+    raw._data = data
+    envelope = high_gamma_envelope(raw, 70, 150, 4).get_data()
+    assert envelope.shape == (len(raw.ch_names), raw.n_times)
+    inside = (t > 10.2) & (t < 10.8)
+    outside = (t > 2) & (t < 9)
+    assert envelope[5, inside].mean() > 3 * envelope[5, outside].mean()
+    others = np.delete(envelope, 5, axis=0)
+    assert np.all(others[:, inside].mean(1) < 3 * others[:, outside].mean(1))
+    truncated = tmp_path / "cut.edf"
+    truncated.write_bytes(edf.read_bytes()[:100_000])
+    assert main(["validate", str(truncated)]) == 2
+
+
+def write_bids_ieeg(root: Path, n_stimuli: int = 30) -> np.ndarray:
+    """mne-bids recording: contact A1's high gamma in 0.1-0.4 s scales with a stimulus value."""
+    import mne
+    import mne_bids
+    from scipy import signal
+
+    rng = np.random.default_rng(8)
+    sfreq, ids = 500.0, [f"w{i:02d}" for i in range(n_stimuli)]
+    value = rng.uniform(0, 2, n_stimuli)
+    order = np.concatenate([rng.permutation(n_stimuli), rng.permutation(n_stimuli)])
+    onsets = 1.0 + np.arange(len(order)) * 1.0
+    n_times = int((onsets[-1] + 1.5) * sfreq)
+    envelope = np.ones((3, n_times))
+    for onset, k in zip(onsets, order, strict=True):
+        start = int((onset + 0.1) * sfreq)
+        envelope[0, start:start + int(0.3 * sfreq)] += value[k]
+    sos = signal.butter(4, [70, 150], btype="bandpass", fs=sfreq, output="sos")
+    carrier = signal.sosfiltfilt(sos, rng.standard_normal((3, n_times)), axis=1)
+    info = mne.create_info(["A1", "A2", "B1"], sfreq, "seeg")
+    info["line_freq"] = 50.0
+    raw = mne.io.RawArray(carrier * envelope * 1e-5, info, verbose="error")
+    raw.set_montage(mne.channels.make_dig_montage(
+        {"A1": [-0.04, 0.02, 0.0], "A2": [-0.045, 0.02, 0.0], "B1": [0.03, -0.05, 0.01]},
+        coord_frame="mni_tal"))
+    mne_bids.write_raw_bids(
+        raw, mne_bids.BIDSPath(subject="01", task="words", root=root, datatype="ieeg"),
+        events=np.column_stack([np.round(onsets * sfreq).astype(int), np.zeros_like(order),
+                                order + 1]),
+        event_id={s: i + 1 for i, s in enumerate(ids)}, format="BrainVision",
+        allow_preload=True, verbose="error")
+    pd.DataFrame({"stimulus_id": ids, "modality": "word", "text": ids}).to_csv(
+        root / "stimuli.tsv", sep="\t", index=False)
+    return value
+
+
+def test_bids_ieeg_high_gamma_windows(tmp_path):
+    value = write_bids_ieeg(tmp_path)
+    dataset = {"format": "bids-ieeg", "subjects": ["sub-01"], "bids_root": str(tmp_path),
+               "task": "words", "stimuli_table": str(tmp_path / "stimuli.tsv"),
+               "ieeg": {"n_bands": 4, "tmin": -0.2, "tmax": 0.6, "window_s": 0.1}}
+    code, _, out = responses_via_cli(tmp_path, dataset, stimuli=tmp_path / "stimuli.tsv")
+    assert code == 0
+    responses = read_responses(out)
+    assert responses.data.shape == (30, 3 * 6) and responses.repeats.shape == (2, 30, 18)
+    assert list(responses.channel[:7]) == ["A1"] * 6 + ["A2"]
+    assert responses.window[2] == "0.200-0.300s"
+    np.testing.assert_allclose(responses.xyz[0], [-40, 20, 0], atol=1e-3)
+    r = [np.corrcoef(responses.data[:, i], value)[0, 1] for i in range(18)]
+    assert min(r[1:4]) > 0.8  # A1, 0.1-0.4 s: the planted windows
+    assert max(abs(r[0]), *np.abs(r[6:])) < 0.5  # before the response, and the other contacts
+
+
+def test_bids_ieeg_bad_input(tmp_path, capsys):
+    write_bids_ieeg(tmp_path, n_stimuli=10)
+    dataset = {"format": "bids-ieeg", "subjects": ["sub-01"], "bids_root": str(tmp_path),
+               "task": "words", "stimuli_table": str(tmp_path / "stimuli.tsv")}
+    args = ["--subject", "sub-01", "--stimuli", str(tmp_path / "stimuli.tsv"), "--out",
+            str(tmp_path / "o.h5")]
+    events = tmp_path / "sub-01" / "ieeg" / "sub-01_task-words_events.tsv"
+    table = pd.read_csv(events, sep="\t")
+    table.loc[0, "trial_type"] = "zebra"
+    table.to_csv(events, sep="\t", index=False)
+    line = cli_error(capsys, "responses", "--dataset", json.dumps(dataset), *args)
+    assert f"{events}: trial_type: expected stimulus ids of" in line and "'zebra'" in line
+    recording = tmp_path / "sub-01" / "ieeg" / "sub-01_task-words_ieeg.eeg"
+    recording.write_bytes(recording.read_bytes()[:1000])
+    table.loc[0, "trial_type"] = "w00"
+    table.to_csv(events, sep="\t", index=False)
+    # BrainVision has no sample count in its header: a truncated .eeg reads as a short
+    # recording, and the events that now fall outside it are the one-line error
+    line = cli_error(capsys, "responses", "--dataset", json.dumps(dataset), *args)
+    assert f"{events}: onset: expected every event to leave room for an epoch" in line
+    assert not (tmp_path / "o.h5").exists()

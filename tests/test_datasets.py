@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -77,7 +78,9 @@ def test_truncated_nifti_exits_2_with_one_line(bids, tmp_path, env):
     run.write_bytes(gzip.compress(data[: len(data) // 2]))
     out = tmp_path / "sub-01.h5"
     result = subprocess.run(
-        ["brainencode", "responses", "--bids-root", str(broken), "--subject", "sub-01",
+        ["brainencode", "responses", "--dataset", json.dumps({
+            "format": "bids-betas", "bids_root": str(broken), "stimuli_table": str(stimuli),
+            "task": "demo", "space": SPACE}), "--subject", "sub-01",
          "--stimuli", str(stimuli), "--out", str(out)], env=env, capture_output=True, text=True)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()

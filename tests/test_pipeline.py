@@ -91,10 +91,44 @@ def test_planted_truth_is_recovered(demo, subject):
     assert significant[significant["roi"].isin(["EVC", "LANG"])]["value"].max() > 0.95
 
 
+def all_subjects(config: dict) -> list[str]:
+    return config["dataset"]["subjects"] + config["demo"]["seeg"]["subjects"]
+
+
+def test_seeg_planted_truth_is_recovered(demo):
+    """BIDS iEEG -> high gamma: the driver wins in the planted window of its ROI's contacts."""
+    import h5py
+
+    from brainencode.datasets.responses import read_responses
+
+    _, config, results = demo
+    subject = config["demo"]["seeg"]["subjects"][0]
+    responses = read_responses(results / "responses" / f"{subject}.h5")
+    assert responses.attrs["modality"] == "ieeg" and np.isfinite(responses.xyz).all()
+    peak = responses.window == "0.200-0.300s"  # middle of the planted 0.1-0.4 s bump
+    r = {}
+    for model in config["models"]:
+        for layer_file in (results / "encoding" / subject / model).glob("*.h5"):
+            with h5py.File(layer_file) as f:
+                r[model, layer_file.stem] = f["r"][:]
+    for roi in config["demo"]["rois"]:
+        inside = peak & (responses.roi == roi["name"])
+        if "driver" not in roi:
+            assert max(abs(v[inside].mean()) for v in r.values()) < 0.15
+            continue
+        truth = roi["driver"]
+        best = {m: max(v[inside].mean() for (mm, _), v in r.items() if mm == m)
+                for m in config["models"]}
+        assert best[truth["model"]] > 0.35, (roi["name"], best)
+        assert best[truth["model"]] == max(best.values()), (roi["name"], best)
+    before = (responses.window == "0.000-0.100s") | (responses.roi == "other")
+    assert max(abs(v[before].mean()) for v in r.values()) < 0.05
+
+
 def test_report_holds_every_figure_and_the_scores(demo):
     _, config, results = demo
     html = (results / "report" / "index.html").read_text()
-    assert html.count("data:image/png;base64,") == 3 * len(config["dataset"]["subjects"])
+    assert html.count("data:image/png;base64,") == 3 * len(all_subjects(config))
     assert "http://" not in html and "https://" not in html  # self-contained
     for model in config["models"]:
         assert model in html
@@ -112,7 +146,7 @@ def test_second_run_does_nothing_and_model_change_reruns_only_dependents(demo, e
     changed = tmp_path / "config.yaml"
     changed.write_text(yaml.safe_dump(config, sort_keys=False))
     jobs = job_counts(snakemake(env, "-n", "--configfile", str(changed)).stdout)
-    n_subjects = len(config["dataset"]["subjects"])
+    n_subjects = len(all_subjects(config))
     assert jobs == {"features": 1, "encode": n_subjects, "gather_scores": n_subjects,
                     "figures": n_subjects, "report": 1, "all": 1}
 

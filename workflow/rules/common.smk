@@ -26,12 +26,6 @@ SUBJECTS = DATASET["subjects"] + SEEG_SUBJECTS
 MODELS = list(config["models"])
 
 
-wildcard_constraints:
-    subject=r"sub-[A-Za-z0-9]+",
-    kind=r"bids|ieeg",
-    model=r"[A-Za-z0-9_-]+",
-
-
 def as_json(value):
     """Quote a config section for the command line of a verb."""
     return shlex.quote(json.dumps(value, sort_keys=True))
@@ -58,7 +52,7 @@ def subject_dataset(subject):
 
 
 def subject_inputs(wildcards):
-    """What the responses rule waits for: the demo's simulated subject, else nothing."""
+    """Inputs of the responses step: the demo's simulated subject, else nothing."""
     if not DEMO:
         return []
     kind = "ieeg" if wildcards.subject in SEEG_SUBJECTS else "bids"
