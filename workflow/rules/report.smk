@@ -45,7 +45,7 @@ rule report:
     output:
         f"{RESULTS}/report/index.html",
     params:
-        config=as_json(config),
+        config=lambda wc: as_json(config),  # a lambda: {subject} in paths is not a wildcard
         figure_dirs=" ".join(f"{RESULTS}/figures/{s}" for s in SUBJECTS),
         benchmarks=f"{RESULTS}/benchmarks",
     log:

@@ -51,7 +51,7 @@ rule dataset_stimuli:
     output:
         f"{RESULTS}/stimuli/stimuli.tsv",
     params:
-        dataset=as_json(DATASET),
+        dataset=lambda wc: as_json(DATASET),  # a lambda: {label} etc. are not wildcards
     log:
         f"{RESULTS}/logs/dataset_stimuli.log",
     conda:
@@ -85,7 +85,7 @@ rule rdms:
     output:
         f"{RESULTS}/rdms/{{subject}}.h5",
     params:
-        dataset=as_json(DATASET),
+        dataset=lambda wc: as_json(DATASET),  # a lambda: {label} etc. are not wildcards
     log:
         f"{RESULTS}/logs/rdms/{{subject}}.log",
     conda:
