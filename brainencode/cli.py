@@ -148,20 +148,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_stimuli)
 
-    p = verbs.add_parser("responses", help="one subject's data, any dataset.format -> "
-                         "responses HDF5")
-    p.add_argument("--dataset", type=_json, required=True, help="the config's dataset section")
-    p.add_argument("--subject", required=True)
-    p.add_argument("--stimuli", required=True)
-    p.add_argument("--out", required=True)
-    p.set_defaults(func=cmd_responses)
-
-    p = verbs.add_parser("rdms", help="one subject's RDM targets (format rdm) -> HDF5")
-    p.add_argument("--dataset", type=_json, required=True, help="the config's dataset section")
-    p.add_argument("--subject", required=True)
-    p.add_argument("--stimuli", required=True)
-    p.add_argument("--out", required=True)
-    p.set_defaults(func=cmd_rdms)
+    for verb, func, text in [
+            ("responses", cmd_responses, "one subject's data, any dataset.format -> responses "
+             "HDF5"),
+            ("rdms", cmd_rdms, "one subject's RDM targets (format rdm) -> HDF5")]:
+        p = verbs.add_parser(verb, help=text)
+        p.add_argument("--dataset", type=_json, required=True,
+                       help="the config's dataset section")
+        p.add_argument("--subject", required=True)
+        p.add_argument("--stimuli", required=True)
+        p.add_argument("--out", required=True)
+        p.set_defaults(func=func)
 
     p = verbs.add_parser("rsa", help="every layer of every model against one subject's RDMs")
     p.add_argument("--rdms", required=True)

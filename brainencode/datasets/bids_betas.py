@@ -10,7 +10,7 @@ import pandas as pd
 from brainencode.datasets import bids_names
 from brainencode.datasets.checks import read_nifti
 from brainencode.datasets.responses import Responses
-from brainencode.datasets.stimuli import read_stimuli
+from brainencode.datasets.stimuli import align_rows, read_stimuli
 from brainencode.errors import BrainencodeError
 
 
@@ -23,7 +23,6 @@ def load_bids_betas(bids_root: str | Path, subject: str, stimuli_path: str | Pat
     """
     folder = bids_names.func_dir(bids_root, subject)
     ids = list(read_stimuli(stimuli_path)["stimulus_id"])
-    position = {s: i for i, s in enumerate(ids)}
 
     mask_path = folder / bids_names.mask_name(subject, space)
     mask_image = read_nifti(mask_path, "brain mask")
@@ -50,14 +49,8 @@ def load_bids_betas(bids_root: str | Path, subject: str, stimuli_path: str | Pat
         if len(trials) != image.shape[3]:
             raise BrainencodeError(f"{run_path}: expected one stimulus_id per volume in its .tsv "
                                    f"({image.shape[3]} volumes, {len(trials)} rows)")
-        unknown = sorted(set(trials) - set(position))
-        missing = sorted(set(position) - set(trials))
-        if unknown or missing:
-            detail = (f"unknown {unknown[0]!r}" if unknown else f"missing {missing[0]!r}")
-            raise BrainencodeError(f"{run_path}: stimulus_id: expected each stimulus of "
-                                   f"{stimuli_path} once, {detail}")
         data = np.asarray(image.dataobj, dtype=np.float32)[mask].T
-        repeats[r, [position[s] for s in trials]] = data
+        repeats[r] = align_rows(data, trials, ids, run_path, Path(stimuli_path))
 
     return Responses(
         data=repeats.mean(0), stimulus_ids=ids, roi=roi, subject=subject, repeats=repeats,

@@ -28,7 +28,7 @@ from brainencode.datasets import bids_names
 from brainencode.datasets.checks import check_events, read_nifti, require
 from brainencode.datasets.formats import subject_path
 from brainencode.datasets.responses import Responses
-from brainencode.datasets.stimuli import read_stimuli
+from brainencode.datasets.stimuli import average_presentations, read_stimuli
 from brainencode.errors import BrainencodeError
 
 GLM_DEFAULTS = {"method": "lss", "hrf_model": "glover", "drift_model": "cosine",
@@ -164,14 +164,8 @@ def load(config: dict, subject: str, stimuli: Path) -> Responses:
         for row, beta in zip(rows, trial_betas(Y, frame_times, events, rows, settings),
                              strict=True):
             occurrences[events["stimulus"][row]].append(beta)
-    counts = {len(v) for v in occurrences.values()}
-    if 0 in counts:
-        missing = next(s for s, v in occurrences.items() if not v)
-        raise BrainencodeError(f"{config['bids_root']}/{subject}: stimulus_id: expected every "
-                               f"stimulus of {stimuli} in some events.tsv, {missing!r} never is")
-    repeats = (np.stack([np.stack(occurrences[s]) for s in ids], axis=1).astype(np.float32)
-               if len(counts) == 1 and counts != {1} else None)
-    data = np.stack([np.mean(occurrences[s], axis=0) for s in ids]).astype(np.float32)
+    data, repeats = average_presentations(occurrences, ids,
+                                          f"{config['bids_root']}/{subject}", stimuli)
     return Responses(data=data, stimulus_ids=ids, roi=roi, subject=subject, repeats=repeats,
                      ijk=ijk, attrs={"modality": "fmri", "space": config.get("space", "native"),
                                      "glm": settings["method"],

@@ -20,7 +20,7 @@ import pandas as pd
 from brainencode.datasets import bids_names
 from brainencode.datasets.checks import check_events, read_raw_ieeg, require
 from brainencode.datasets.responses import Responses
-from brainencode.datasets.stimuli import read_stimuli
+from brainencode.datasets.stimuli import average_presentations, read_stimuli
 from brainencode.errors import BrainencodeError
 
 IEEG_DEFAULTS = {"l_freq": 70.0, "h_freq": 150.0, "n_bands": 8, "tmin": -0.2, "tmax": 0.6,
@@ -112,14 +112,8 @@ def load(config: dict, subject: str, stimuli: Path) -> Responses:
             occurrences[stimulus].append(row)
         channels = envelope.ch_names
         montage = raw.get_montage()
-    missing = [s for s, v in occurrences.items() if not v]
-    if missing:
-        raise BrainencodeError(f"{config['bids_root']}/{subject}: stimulus_id: expected every "
-                               f"stimulus of {stimuli} in an events.tsv, {missing[0]!r} never is")
-    counts = {len(v) for v in occurrences.values()}
-    repeats = (np.stack([np.stack(occurrences[s]) for s in ids], axis=1).astype(np.float32)
-               if len(counts) == 1 and counts != {1} else None)
-    data = np.stack([np.mean(occurrences[s], axis=0) for s in ids]).astype(np.float32)
+    data, repeats = average_presentations(occurrences, ids,
+                                          f"{config['bids_root']}/{subject}", stimuli)
     positions = montage.get_positions() if montage is not None else {"ch_pos": {},
                                                                       "coord_frame": "unknown"}
     xyz = np.array([positions["ch_pos"].get(c, np.full(3, np.nan)) for c in channels]) * 1000

@@ -76,3 +76,19 @@ def write_stimuli_table(table: pd.DataFrame, out: str | Path) -> None:
     tmp = out.with_suffix(".partial")
     table.to_csv(tmp, sep="\t", index=False)
     tmp.replace(out)
+
+
+def average_presentations(occurrences: dict[str, list[np.ndarray]], ids: list[str],
+                          source: str | Path, stimuli: str | Path
+                          ) -> tuple[np.ndarray, np.ndarray | None]:
+    """Per stimulus (in ``ids`` order) the mean over its presentations, and the presentations
+    as ``repeats`` [n, n_stimuli, n_targets] when every stimulus has the same number n > 1."""
+    missing = [s for s in ids if not occurrences[s]]
+    if missing:
+        raise BrainencodeError(f"{source}: stimulus_id: expected every stimulus of {stimuli} in "
+                               f"an events.tsv, {missing[0]!r} never is")
+    counts = {len(occurrences[s]) for s in ids}
+    repeats = (np.stack([np.stack(occurrences[s]) for s in ids], axis=1).astype(np.float32)
+               if len(counts) == 1 and counts != {1} else None)
+    data = np.stack([np.mean(occurrences[s], axis=0) for s in ids]).astype(np.float32)
+    return data, repeats

@@ -13,7 +13,7 @@ import nibabel as nib  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from brainencode.datasets.responses import read_responses  # noqa: E402
+from brainencode.datasets.responses import Responses, read_responses  # noqa: E402
 
 FIGURES = ("layer_curves.png", "model_roi_heatmap.png", "brain_best_r.png")
 
@@ -92,10 +92,9 @@ def best_significant_r(encoding_dirs: list[Path], n_targets: int, alpha: float) 
     return np.where(keep, best, 0.0)
 
 
-def best_r_volume(encoding_dirs: list[Path], responses_path: Path,
+def best_r_volume(encoding_dirs: list[Path], responses: Responses,
                   alpha: float) -> nib.Nifti1Image:
     """The voxels' best significant r (see best_significant_r) as a volume."""
-    responses = read_responses(responses_path)
     best = best_significant_r(encoding_dirs, responses.n_targets, alpha)
     shape = tuple(int(s) for s in responses.attrs["shape"])
     volume = np.zeros(shape, dtype=np.float32)
@@ -103,12 +102,11 @@ def best_r_volume(encoding_dirs: list[Path], responses_path: Path,
     return nib.Nifti1Image(volume, np.asarray(responses.attrs["affine"]).reshape(4, 4))
 
 
-def electrode_map(encoding_dirs: list[Path], responses_path: Path, alpha: float, title: str,
+def electrode_map(encoding_dirs: list[Path], responses: Responses, alpha: float, title: str,
                   path: Path) -> None:
     """Contacts on a glass brain (MNI), coloured by their best significant r over windows."""
     from nilearn import plotting
 
-    responses = read_responses(responses_path)
     best = best_significant_r(encoding_dirs, responses.n_targets, alpha)
     table = pd.DataFrame({"channel": responses.channel, "r": best,
                           "x": responses.xyz[:, 0], "y": responses.xyz[:, 1],
@@ -143,13 +141,12 @@ def subject_figures(scores_path: Path, encoding_dirs: list[Path], responses_path
     paths = [out_dir / name for name in FIGURES]
     layer_curves(scores, paths[0])
     model_roi_heatmap(scores, paths[1])
-    with h5py.File(responses_path, "r") as f:
-        contacts = "channel" in f
-    if contacts:
-        electrode_map(encoding_dirs, responses_path, alpha,
+    responses = read_responses(responses_path)
+    if responses.channel is not None:
+        electrode_map(encoding_dirs, responses, alpha,
                       f"{subject}: best Pearson r per contact (significant windows)", paths[2])
     else:
-        brain_map(best_r_volume(encoding_dirs, responses_path, alpha),
+        brain_map(best_r_volume(encoding_dirs, responses, alpha),
                   f"{subject}: best Pearson r over models and layers (significant voxels)",
                   paths[2])
     return paths
