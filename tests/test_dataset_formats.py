@@ -383,6 +383,9 @@ def test_bids_glm_bad_input(tmp_path, capsys):
 
     events = tmp_path / "sub-01" / "func" / "sub-01_task-objects_run-01_events.tsv"
     table = pd.read_csv(events, sep="\t")
+    events.unlink()
+    line = cli_error(capsys, "responses", "--dataset", json.dumps(dataset), *args)
+    assert f"{events}: cannot read as TSV" in line
     table.loc[3, "trial_type"] = "unicorn"
     table.to_csv(events, sep="\t", index=False)
     line = cli_error(capsys, "responses", "--dataset", json.dumps(dataset), *args)

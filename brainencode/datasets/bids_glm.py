@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from brainencode.datasets import bids_names
-from brainencode.datasets.checks import check_events, read_nifti, require
+from brainencode.datasets.checks import check_events, check_table, read_nifti, require
 from brainencode.datasets.formats import subject_path
 from brainencode.datasets.responses import Responses
 from brainencode.datasets.stimuli import average_presentations, read_stimuli
@@ -118,8 +118,9 @@ def trial_betas(Y: np.ndarray, frame_times: np.ndarray, events: pd.DataFrame,
 
 
 def read_events(path: Path, known: set[str], ignore: set[str]) -> pd.DataFrame:
-    require(check_events(path, known | ignore if "stimulus_id" not in
-                         pd.read_csv(path, sep="\t", nrows=0).columns else None))
+    require(check_table(path, ("onset", "duration", "trial_type")))  # before reading its header
+    has_ids = "stimulus_id" in pd.read_csv(path, sep="\t", nrows=0).columns
+    require(check_events(path, None if has_ids else known | ignore))
     events = pd.read_csv(path, sep="\t", dtype={"trial_type": str, "stimulus_id": str},
                          keep_default_na=False)
     events["onset"] = events["onset"].astype(float)
