@@ -428,6 +428,140 @@ def test_bids_glm_haxby_real(tmp_path):
     assert np.trace(r) / 8 > r[~np.eye(8, dtype=bool)].mean()
 
 
+# --- naturalistic runs -> TR time series, FIR delays ----------------------------------------------
+
+def write_naturalistic(root: Path, rng: np.random.Generator, n_runs: int = 4, n_trs: int = 150,
+                       tr: float = 2.0) -> None:
+    """Story-like runs: ~1 word a second, each word a stimulus with 8 features; the first 16
+    voxels sum the words' features through fixed weights and the Glover HRF, plus a slow drift;
+    the other 16 voxels are noise with the same drift."""
+    from nilearn.glm.first_level import glover_hrf
+
+    grid, n_words, dt = (4, 4, 2), 60, 0.1
+    features = rng.standard_normal((n_words, 8)).astype(np.float32)
+    weights = rng.standard_normal((8, 16))
+    hrf = glover_hrf(t_r=tr, oversampling=int(tr / dt), time_length=32.0)
+    func = root / "sub-01" / "func"
+    func.mkdir(parents=True)
+    for run in range(1, n_runs + 1):
+        onsets = np.sort(rng.uniform(1.0, n_trs * tr - 2, int(n_trs * tr)))
+        words = rng.integers(0, n_words, len(onsets))
+        impulses = np.zeros((int(n_trs * tr / dt), 16))
+        np.add.at(impulses, np.round((onsets + 0.15) / dt).astype(int),
+                  features[words] @ weights)
+        neural = np.apply_along_axis(lambda x: np.convolve(x, hrf)[:len(x)], 0, impulses)
+        signal = neural[::int(tr / dt)]
+        signal /= signal.std(0)
+        drift = np.linspace(0, 3, n_trs)[:, None]
+        bold = 1000 + drift + rng.standard_normal((n_trs, 32))
+        bold[:, :16] += signal
+        name = f"sub-01_task-story_run-{run}_bold.nii.gz"
+        nib.save(nib.Nifti1Image(bold.T.reshape(*grid, n_trs).astype(np.float32),
+                                 np.diag([3, 3, 3, 1.0])), func / name)
+        (func / name.replace(".nii.gz", ".json")).write_text(json.dumps({"RepetitionTime": tr}))
+        pd.DataFrame({"onset": onsets, "duration": 0.3, "trial_type": "word",
+                      "stimulus_id": [f"w{k:02d}" for k in words]}).to_csv(
+            func / name.replace("bold.nii.gz", "events.tsv"), sep="\t", index=False)
+    nib.save(nib.Nifti1Image(np.ones(grid, np.uint8), np.diag([3, 3, 3, 1.0])),
+             root / "mask.nii.gz")
+    ids = [f"w{k:02d}" for k in range(n_words)]
+    pd.DataFrame({"stimulus_id": ids, "modality": "text", "text": ids}).to_csv(
+        root / "stimuli.tsv", sep="\t", index=False)
+    (root / "features").mkdir()
+    np.save(root / "features" / "layer00.npy", features)
+    (root / "features" / "meta.json").write_text(json.dumps({"layers": ["layer00"],
+                                                             "stimulus_ids": ids}))
+
+
+def naturalistic_dataset(root: Path, **settings) -> dict:
+    return {"format": "naturalistic", "subjects": ["sub-01"], "bids_root": str(root),
+            "task": "story", "stimuli_table": str(root / "stimuli.tsv"),
+            "mask": str(root / "mask.nii.gz"), "naturalistic": {"trim": [5, 5]} | settings}
+
+
+def encode_via_cli(root: Path, responses: Path, out: str, **settings) -> np.ndarray:
+    """Encode with the schema's defaults (and ``settings``); the per-voxel r of layer00."""
+    from brainencode.config import validate_config
+
+    config = validate_config({"dataset": {"format": "demo", "subjects": ["sub-01"]},
+                              "models": {"m": {"family": "minilm"}}})
+    encoding = config["encoding"] | {"outer_folds": 4, "inner_folds": 3, "device": "cpu"}
+    assert main(["encode", "--responses", str(responses), "--features", str(root / "features"),
+                 "--stimuli", str(root / "stimuli.tsv"), "--model", "m", "--settings",
+                 json.dumps(encoding | settings), "--out-dir", str(root / out)]) == 0
+    with h5py.File(root / out / "layer00.h5") as f:
+        return {key: f[key][:] for key in ("r", "q")}
+
+
+def test_naturalistic_fir_recovers_planted_voxels(tmp_path):
+    write_naturalistic(tmp_path, np.random.default_rng(7))
+    code, _, out = responses_via_cli(tmp_path, naturalistic_dataset(tmp_path), "sub-01",
+                                     tmp_path / "stimuli.tsv")
+    assert code == 0
+    responses = read_responses(out)
+    assert responses.data.shape == (4 * 140, 32)  # 150 TRs a run, 5 + 5 trimmed
+    assert responses.stimulus_ids[0] == "run-0_tr-5" and responses.time[0] == 10.0
+    assert set(responses.run) == {0, 1, 2, 3} and len(responses.events) > 4 * 250
+    np.testing.assert_allclose(responses.data[responses.run == 0].mean(0), 0, atol=0.1)
+
+    scores = encode_via_cli(tmp_path, out, "fir", significance="permutation",
+                            n_permutations=200)
+    r, q = scores["r"], scores["q"]
+    assert r[:16].min() > 0.5 and abs(r[16:].mean()) < 0.05
+    assert (q[:16] < 0.05).all() and (q[16:] < 0.05).mean() <= 0.125
+    # the delays carry the haemodynamic lag: without them (delay 0 only) the fit is worse
+    code, _, out = responses_via_cli(tmp_path, naturalistic_dataset(tmp_path, delays=[0]),
+                                     "sub-01", tmp_path / "stimuli.tsv")
+    assert code == 0
+    assert encode_via_cli(tmp_path, out, "no-delay")["r"][:16].mean() < r[:16].mean() - 0.1
+
+
+def test_naturalistic_bad_input(tmp_path, capsys):
+    write_naturalistic(tmp_path, np.random.default_rng(8), n_runs=2, n_trs=40)
+    dataset = naturalistic_dataset(tmp_path)
+    func = tmp_path / "sub-01" / "func"
+    args = ["--subject", "sub-01", "--stimuli", str(tmp_path / "stimuli.tsv"), "--out",
+            str(tmp_path / "o.h5")]
+
+    events = func / "sub-01_task-story_run-2_events.tsv"
+    table = pd.read_csv(events, sep="\t")
+    table.loc[4, "onset"] = 500.0
+    table.to_csv(events, sep="\t", index=False)
+    line = cli_error(capsys, "responses", "--dataset", json.dumps(dataset), *args)
+    assert line.endswith(f"{events}: onset: expected times within the run (0 to 80 s), got 500.15")
+    table.loc[4, "onset"] = 5.0
+    table.loc[5, "stimulus_id"] = "w99"
+    table.to_csv(events, sep="\t", index=False)
+    line = cli_error(capsys, "responses", "--dataset", json.dumps(dataset), *args)
+    assert line.endswith(f"{events}: stimulus_id: expected ids of the stimuli table, got "
+                         "unknown 'w99'")
+    table.loc[5, "stimulus_id"] = "w01"
+    table.to_csv(events, sep="\t", index=False)
+
+    sidecar = func / "sub-01_task-story_run-2_bold.json"
+    sidecar.write_text(json.dumps({"RepetitionTime": 1.5}))
+    line = cli_error(capsys, "responses", "--dataset", json.dumps(dataset), *args)
+    assert line.endswith("sub-01_task-story_run-2_bold.nii.gz: RepetitionTime: expected the "
+                         "same TR as sub-01_task-story_run-1_bold.nii.gz (2 s), got 1.5 s")
+    sidecar.write_text(json.dumps({"RepetitionTime": 2.0}))
+    line = cli_error(capsys, "responses", "--dataset",
+                     json.dumps(dataset | {"naturalistic": {"trim": [20, 20]}}), *args)
+    assert "sub-01_task-story_run-1_bold.nii.gz: time: 40 TRs, expected more than" in line
+    assert not (tmp_path / "o.h5").exists()
+
+    # features that lack a stimulus of the events: one line from encode, no results
+    assert main(["responses", "--dataset", json.dumps(dataset), *args]) == 0
+    meta = json.loads((tmp_path / "features" / "meta.json").read_text())
+    meta["stimulus_ids"][1] = "w_other"
+    (tmp_path / "features" / "meta.json").write_text(json.dumps(meta))
+    line = cli_error(capsys, "encode", "--responses", str(tmp_path / "o.h5"), "--features",
+                     str(tmp_path / "features"), "--model", "m", "--settings", "{}",
+                     "--out-dir", str(tmp_path / "enc"))
+    assert line.endswith("stimulus_ids: expected features for every stimulus of the events, "
+                         "'w01' has none")
+    assert not (tmp_path / "enc").exists()
+
+
 # --- validate ------------------------------------------------------------------------------------
 
 def test_validate_files(tmp_path, capsys):

@@ -7,7 +7,12 @@ import pytest
 from sklearn.pipeline import make_pipeline
 
 from brainencode.encoders import RidgeCV
-from brainencode.encoders.time_series import Delayer, delay_features, lanczos_resample
+from brainencode.encoders.time_series import (
+    Delayer,
+    delay_features,
+    fir_design,
+    lanczos_resample,
+)
 from brainencode.errors import BrainencodeError
 
 
@@ -41,3 +46,31 @@ def test_lanczos_downsampling_keeps_slow_signal_and_sums_events():
     assert lanczos_resample(signal, old, new, window=2).shape == (len(new), 1)
     with pytest.raises(BrainencodeError, match="one time per row"):
         lanczos_resample(signal[:5], old, new)
+
+
+def test_fir_design_is_resample_then_delay_then_zscore_per_run():
+    """Lanczos to TR times shifted back by d TRs equals resampling then shifting d rows, for
+    rows whose shifted time stays in the run; dropping a run's first TRs changes nothing for the
+    rest; columns are z-scored within each run."""
+    rng = np.random.default_rng(1)
+    tr, n_trs = 2.0, 60
+    times = np.sort(rng.uniform(0, tr * n_trs, 200))
+    features = rng.standard_normal((200, 3))
+    tr_times = np.arange(n_trs) * tr
+    design = fir_design(features, times, np.zeros(200), tr_times, np.zeros(n_trs), tr, [0, 2])
+    shifted = delay_features(lanczos_resample(features, times, tr_times), [0, 2])
+    for column in range(6):
+        kept = slice(2, None)  # rows whose delayed time is inside the run
+        assert np.corrcoef(design[kept, column], shifted[kept, column])[0, 1] > 0.999
+    np.testing.assert_allclose(design.mean(0), 0, atol=1e-5)
+    np.testing.assert_allclose(design.std(0), 1, atol=1e-4)
+
+    trimmed = fir_design(features, times, np.zeros(200), tr_times[10:], np.zeros(n_trs - 10),
+                         tr, [0, 2])
+    raw = fir_design(features, times, np.zeros(200), tr_times, np.zeros(n_trs), tr, [0, 2])
+    assert np.corrcoef(trimmed[:, 4], raw[10:, 4])[0, 1] > 0.9999
+
+    two_runs = fir_design(np.vstack([features, features]), np.concatenate([times, times]),
+                          np.repeat([0, 1], 200), np.concatenate([tr_times, tr_times]),
+                          np.repeat([0, 1], n_trs), tr, [0, 2])
+    np.testing.assert_allclose(two_runs[:n_trs], two_runs[n_trs:], atol=1e-6)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import h5py
@@ -9,11 +11,12 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from brainencode.datasets.responses import read_responses
+from brainencode.datasets.responses import Responses, read_responses
 from brainencode.datasets.stimuli import read_stimuli
 from brainencode.encoders import metrics, noise_ceiling, significance
 from brainencode.encoders.cross_validation import cross_validated_predictions
 from brainencode.encoders.ridge import invalid_targets, warn_invalid
+from brainencode.encoders.time_series import fir_design
 from brainencode.errors import BrainencodeError
 from brainencode.features.extract import load_features
 
@@ -44,12 +47,33 @@ def stimulus_groups(stimuli_path: str | Path | None, stimulus_ids: list[str]) ->
     return groups
 
 
+def time_series_design(responses: Responses, meta: dict,
+                       features_dir: str | Path) -> Callable[[np.ndarray], np.ndarray]:
+    """For TR-wise responses: a function from a layer's per-stimulus features to the FIR design
+    at the responses' TRs, with each event's stimulus placed at the event's time."""
+    events = responses.events
+    index = {stimulus: row for row, stimulus in enumerate(meta["stimulus_ids"])}
+    missing = sorted(set(events["stimulus_id"]) - set(index))
+    if missing:
+        raise BrainencodeError(f"{features_dir}: stimulus_ids: expected features for every "
+                               f"stimulus of the events, {missing[0]!r} has none")
+    rows = events["stimulus_id"].map(index).to_numpy()
+    attrs = responses.attrs
+
+    def design(layer: np.ndarray) -> np.ndarray:
+        return fir_design(layer[rows], events["time"].to_numpy(), events["run"].to_numpy(),
+                          responses.time, responses.run, float(attrs["tr"]),
+                          [int(d) for d in attrs["fir_delays"]], int(attrs["lanczos_window"]))
+    return design
+
+
 def p_values(Y: np.ndarray, prediction: np.ndarray, folds: list[np.ndarray], fold_r: np.ndarray,
-             settings: dict) -> np.ndarray:
-    """One-sided p per target: permutation within test folds, or Fisher z + Stouffer."""
+             settings: dict, block_size: int) -> np.ndarray:
+    """One-sided p per target: permutation within test folds (in blocks of ``block_size``
+    consecutive rows), or Fisher z + Stouffer."""
     if settings["significance"] == "permutation":
         return significance.permutation_p(Y, prediction, folds, settings["n_permutations"],
-                                          seed=settings["seed"])
+                                          block_size=block_size, seed=settings["seed"])
     return significance.fold_pearson_p(fold_r, [len(f) for f in folds])
 
 
@@ -58,7 +82,9 @@ def encode_model(responses_path: str | Path, features_dir: str | Path, model: st
                  stimuli_path: str | Path | None = None) -> pd.DataFrame:
     """Fit and score every layer; write ``<layer>.h5`` per layer and ``scores.tsv``.
 
-    Outer CV is grouped by the stimuli table's ``group`` column when it has one. Per target:
+    Outer CV is grouped by the stimuli table's ``group`` column when it has one. Time-series
+    responses (naturalistic runs) are fitted on the FIR design of ``time_series_design``, with
+    whole runs left out and permutations in blocks of ``block_trs`` TRs. Per target:
     Pearson r and R² on each outer test fold, averaged over folds; the geometric median alpha
     over outer folds; the split-half noise ceiling and the explainable variance; the
     ceiling-normalized r; a one-sided p-value (permutation or parametric, ``significance``)
@@ -68,10 +94,23 @@ def encode_model(responses_path: str | Path, features_dir: str | Path, model: st
     """
     responses = read_responses(responses_path)
     meta, layers = load_features(features_dir)
-    if meta["stimulus_ids"] != responses.stimulus_ids:
-        raise BrainencodeError(f"{features_dir}: stimulus_ids: expected the same stimuli in the "
-                               f"same order as {responses_path}")
-    groups = stimulus_groups(stimuli_path, responses.stimulus_ids)
+    block_size = 1
+    if responses.events is not None:
+        design = time_series_design(responses, meta, features_dir)
+        groups = responses.run
+        block_size = settings["block_trs"]
+        if settings["significance"] == "parametric":
+            warnings.warn(f"{responses_path}: parametric p-values assume independent samples, "
+                          "but TRs are autocorrelated; encoding.significance: permutation "
+                          "permutes blocks of encoding.block_trs TRs", stacklevel=2)
+    else:
+        if meta["stimulus_ids"] != responses.stimulus_ids:
+            raise BrainencodeError(f"{features_dir}: stimulus_ids: expected the same stimuli in "
+                                   f"the same order as {responses_path}")
+        groups = stimulus_groups(stimuli_path, responses.stimulus_ids)
+
+        def design(layer: np.ndarray) -> np.ndarray:
+            return layer
     a = settings["alphas"]
     alphas = np.logspace(a["min_exp"], a["max_exp"], a["n"])
     invalid = invalid_targets(responses.data)
@@ -92,11 +131,11 @@ def encode_model(responses_path: str | Path, features_dir: str | Path, model: st
         prediction = np.full(Y.shape, np.nan)
         chosen = np.full((settings["outer_folds"], Y.shape[1]), np.nan)
         prediction[:, ~invalid], chosen[:, ~invalid], folds = cross_validated_predictions(
-            layers[layer], Y_valid, alphas, settings["outer_folds"],
+            design(layers[layer]), Y_valid, alphas, settings["outer_folds"],
             settings["inner_folds"], settings["seed"], groups=groups, device=settings["device"])
         fold_r = metrics.fold_scores(Y, prediction, folds)
         r = fold_r.mean(0)
-        p = p_values(Y, prediction, folds, fold_r, settings)
+        p = p_values(Y, prediction, folds, fold_r, settings, block_size)
         per_target = {
             "r": r,
             "r2": metrics.fold_scores(Y, prediction, folds, metrics.r2_score).mean(0),

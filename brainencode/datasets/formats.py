@@ -33,6 +33,8 @@ FORMATS = {f.name: f for f in [
                   "single-trial beta maps already estimated, one 4D NIfTI per repeat"),
     DatasetFormat("bids-glm", "bids_glm", ("bids_root", "stimuli_table", "task"), False,
                   "BIDS fMRI runs + events.tsv -> single-trial betas (nilearn GLM, LSA or LSS)"),
+    DatasetFormat("naturalistic", "naturalistic", ("bids_root", "stimuli_table", "task"), False,
+                  "BIDS BOLD runs + events.tsv of onsets -> TR time series, FIR delays"),
     DatasetFormat("bids-ieeg", "bids_ieeg", ("bids_root", "stimuli_table", "task"), False,
                   "BIDS iEEG/sEEG -> high-gamma envelope epochs, time windows as targets"),
     DatasetFormat("pereira", "pereira", ("path",), True,

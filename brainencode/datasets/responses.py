@@ -7,6 +7,7 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+import pandas as pd
 
 from brainencode.errors import BrainencodeError
 
@@ -21,7 +22,9 @@ class Responses:
 
     Targets are located by ``ijk`` (voxels of the mask in attrs) or by ``channel`` + MNI ``xyz``
     (sEEG/ECoG contacts; ``window`` names each target's time window). Time-series responses
-    (naturalistic runs) have one row per TR, with its ``run`` and acquisition ``time`` in s.
+    (naturalistic runs) have one row per TR, with its ``run`` and acquisition ``time`` in s,
+    and ``events`` (run, time, stimulus_id: which stimulus occurred when) from which encoding
+    builds the TR-wise features.
     """
 
     data: np.ndarray
@@ -36,6 +39,7 @@ class Responses:
     window: np.ndarray | None = None
     run: np.ndarray | None = None
     time: np.ndarray | None = None
+    events: pd.DataFrame | None = None
 
     @property
     def n_targets(self) -> int:
@@ -64,6 +68,12 @@ def write_responses(path: str | Path, responses: Responses) -> None:
         for key, dtype in NUMERIC_FIELDS.items():
             if getattr(responses, key) is not None:
                 f.create_dataset(key, data=np.asarray(getattr(responses, key), dtype=dtype))
+        if responses.events is not None:
+            group = f.create_group("events")
+            group.create_dataset("run", data=responses.events["run"].to_numpy(np.int32))
+            group.create_dataset("time", data=responses.events["time"].to_numpy(np.float64))
+            group.create_dataset("stimulus_id", dtype=STR, data=np.asarray(
+                responses.events["stimulus_id"], dtype=object))
         f.attrs["subject"] = responses.subject
         for key, value in responses.attrs.items():
             f.attrs[key] = value
@@ -88,6 +98,10 @@ def read_responses(path: str | Path) -> Responses:
             raise BrainencodeError(f"{path}: data: expected [n_stimuli={len(stimulus_ids)}, "
                                    f"n_targets], got shape {data.shape}")
         roi = np.array([s.decode() if isinstance(s, bytes) else s for s in f["roi"][:]])
+        events = None
+        if "events" in f:
+            events = pd.DataFrame({"run": f["events/run"][:], "time": f["events/time"][:],
+                                   "stimulus_id": f["events/stimulus_id"].asstr()[:]})
         return Responses(
             data=data,
             stimulus_ids=stimulus_ids,
@@ -95,6 +109,7 @@ def read_responses(path: str | Path) -> Responses:
             subject=str(f.attrs.get("subject", path.stem)),
             repeats=f["repeats"][:] if "repeats" in f else None,
             attrs={k: v for k, v in f.attrs.items() if k != "subject"},
+            events=events,
             **{key: f[key][:] for key in NUMERIC_FIELDS if key in f},
             **{key: f[key].asstr()[:] for key in STRING_FIELDS if key in f},
         )

@@ -81,3 +81,30 @@ class Delayer(TransformerMixin, BaseEstimator):
 
     def transform(self, X: np.ndarray) -> np.ndarray:
         return delay_features(X, self.delays)
+
+
+def fir_design(features: np.ndarray, event_times: np.ndarray, event_runs: np.ndarray,
+               tr_times: np.ndarray, tr_runs: np.ndarray, tr: float,
+               delays: Sequence[int] = (1, 2, 3, 4), window: int = 3) -> np.ndarray:
+    """TR-wise FIR design [n_TRs, len(delays) * n_features] from one feature row per event.
+
+    Within each run, the event features (at their times) are Lanczos-resampled to the TR
+    times shifted back by each delay, ``lanczos(t - d * TR)``: the same as resampling to the TR
+    grid and shifting by d rows (``delay_features``), but exact for runs whose first or last TRs
+    were dropped, and zero before the run's first event. Each column is then z-scored within
+    its run, as the voxelwise-modelling pipelines of Huth et al. 2016 do per story.
+    """
+    features = np.asarray(features, dtype=np.float64)
+    out = np.zeros((len(tr_times), len(delays) * features.shape[1]))
+    for run in np.unique(tr_runs):
+        rows = np.flatnonzero(tr_runs == run)
+        events = np.flatnonzero(event_runs == run)
+        for d, delay in enumerate(delays):
+            weights = lanczos_kernel(tr_times[rows, None] - delay * tr
+                                     - event_times[None, events], 1.0 / tr, window)
+            out[rows, d * features.shape[1]:(d + 1) * features.shape[1]] = (
+                weights @ features[events])
+        values = out[rows]
+        std = values.std(0)
+        out[rows] = (values - values.mean(0)) / np.where(std > 0, std, 1.0)
+    return out.astype(np.float32)

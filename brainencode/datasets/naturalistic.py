@@ -1,0 +1,95 @@
+"""Naturalistic fMRI: BIDS BOLD runs (stories, movies) + events.tsv of stimulus onsets.
+
+Responses stay a time series, one row per kept TR: each voxel is cleaned within its run with
+nilearn's ``signal.clean`` (linear detrend, cosine high-pass drift removal, z-score), then the
+first and last ``trim`` TRs of each run are dropped (the filter's edges and the haemodynamic
+onset). The events (run, time, stimulus_id) go into the responses file; at encoding time each
+stimulus's features are placed at its event times, Lanczos-resampled to the TRs and delayed by
+``delays`` TRs (an FIR model of the haemodynamic response; Huth et al. 2016), and outer
+cross-validation leaves whole runs out. An event's time is its midpoint, onset + duration / 2
+(a word's middle, as in Huth et al. 2016).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from brainencode.datasets import bids_names
+from brainencode.datasets.bids_glm import read_events, repetition_time, volume_targets
+from brainencode.datasets.checks import read_nifti
+from brainencode.datasets.responses import Responses
+from brainencode.datasets.stimuli import read_stimuli
+from brainencode.errors import BrainencodeError
+
+DEFAULTS = {"delays": [1, 2, 3, 4], "lanczos_window": 3, "high_pass": 0.01, "trim": [0, 0],
+            "ignore_trial_types": []}
+
+
+def clean_run(Y: np.ndarray, tr: float, high_pass: float) -> np.ndarray:
+    """Detrend, remove cosine drifts below ``high_pass`` Hz and z-score each voxel over time."""
+    from nilearn.signal import clean
+
+    with warnings.catch_warnings():  # about confounds, of which there are none here
+        warnings.filterwarnings("ignore", "From release 0.14.0, confounds", DeprecationWarning)
+        return clean(Y, detrend=True, standardize="zscore_sample", filter="cosine",
+                     high_pass=high_pass or None, t_r=tr)
+
+
+def load(config: dict, subject: str, stimuli) -> Responses:
+    settings = DEFAULTS | config.get("naturalistic", {})
+    if "mask" not in config:
+        raise BrainencodeError(f"{config['bids_root']}: dataset.mask: required for "
+                               "naturalistic (a brain mask NIfTI; {subject} is filled in)")
+    ids = set(read_stimuli(stimuli)["stimulus_id"])
+    ijk, roi, mask_image = volume_targets(config, subject)
+    mask = np.asarray(mask_image.dataobj) > 0
+    bolds = bids_names.raw_runs(config["bids_root"], subject, config["task"], "func",
+                                "bold.nii.gz")
+    if not bolds:
+        raise BrainencodeError(f"{config['bids_root']}/{subject}: expected BOLD runs "
+                               f"{subject}_task-{config['task']}_*bold.nii.gz in func/")
+    start, end = settings["trim"]
+    data, runs, kept_trs, events, trs = [], [], [], [], []
+    for run, bold in enumerate(bolds):
+        image = read_nifti(bold, "BOLD run", ndim=4)
+        if image.shape[:3] != mask.shape:
+            raise BrainencodeError(f"{bold}: shape: expected the mask's grid {mask.shape}, got "
+                                   f"{image.shape[:3]}")
+        tr = repetition_time(bold, image)
+        trs.append(tr)
+        if tr != trs[0]:
+            raise BrainencodeError(f"{bold}: RepetitionTime: expected the same TR as "
+                                   f"{bolds[0].name} ({trs[0]:g} s), got {tr:g} s")
+        n_trs = image.shape[3]
+        if n_trs - start - end < 2:
+            raise BrainencodeError(f"{bold}: time: {n_trs} TRs, expected more than "
+                                   f"naturalistic.trim = {settings['trim']} leaves out")
+        events_path = bids_names.events_of(bold, "bold.nii.gz")
+        table = read_events(events_path, ids, set(settings["ignore_trial_types"]))
+        table = table[table["stimulus"] != ""]
+        middle = table["onset"] + table["duration"] / 2
+        outside = (middle < 0) | (middle > n_trs * tr)
+        if outside.any():
+            raise BrainencodeError(f"{events_path}: onset: expected times within the run "
+                                   f"(0 to {n_trs * tr:g} s), got {middle[outside].iloc[0]:g}")
+        Y = clean_run(np.asarray(image.dataobj, dtype=np.float64)[mask].T, tr,
+                      settings["high_pass"])
+        kept = np.arange(start, n_trs - end)
+        data.append(Y[kept])
+        runs.append(np.full(len(kept), run))
+        kept_trs.append(kept)
+        events.append(pd.DataFrame({"run": run, "time": middle.to_numpy(),
+                                    "stimulus_id": table["stimulus"].to_numpy()}))
+    run, index = np.concatenate(runs), np.concatenate(kept_trs)
+    return Responses(
+        data=np.concatenate(data), roi=roi, subject=subject, ijk=ijk,
+        stimulus_ids=[f"run-{r}_tr-{i}" for r, i in zip(run, index, strict=True)],
+        run=run, time=index * tr, events=pd.concat(events, ignore_index=True),
+        attrs={"modality": "fmri", "space": config.get("space", "native"), "tr": tr,
+               "fir_delays": np.asarray(settings["delays"]),
+               "lanczos_window": settings["lanczos_window"],
+               "runs": [bold.name for bold in bolds],
+               "affine": mask_image.affine.ravel(), "shape": np.array(mask.shape)})
