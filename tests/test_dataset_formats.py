@@ -430,22 +430,44 @@ def test_bids_glm_haxby_real(tmp_path):
 
 # --- naturalistic runs -> TR time series, FIR delays ----------------------------------------------
 
+WORDS = ("dog house river song bread green mother winter window teacher run sleep laugh "
+         "cold stone music ocean paper table friend city night garden doctor apple chair king "
+         "horse storm fire quiet letter road money summer child smile bridge forest glass "
+         "dream school train island sugar kitchen dance mountain cloud silver violin market "
+         "wolf candle engine lemon prayer thunder blanket spoon").split()
+
+
+def write_word_table(root: Path) -> Path:
+    """The stimuli table of the story words (60 distinct words, as text)."""
+    ids = [f"w{k:02d}" for k in range(len(WORDS))]
+    path = root / "stimuli.tsv"
+    pd.DataFrame({"stimulus_id": ids, "modality": "word", "text": WORDS}).to_csv(
+        path, sep="\t", index=False)
+    return path
+
+
 def write_naturalistic(root: Path, rng: np.random.Generator, n_runs: int = 4, n_trs: int = 150,
-                       tr: float = 2.0) -> None:
-    """Story-like runs: ~1 word a second, each word a stimulus with 8 features; the first 16
-    voxels sum the words' features through fixed weights and the Glover HRF, plus a slow drift;
-    the other 16 voxels are noise with the same drift."""
+                       tr: float = 2.0, features: np.ndarray | None = None) -> None:
+    """Story-like runs: ~1 word a second; the first 16 voxels sum the words' ``features``
+    (default: 8 random ones, also written as a features folder) through fixed weights and the
+    Glover HRF, plus a slow drift; the other 16 voxels are noise with the same drift."""
     from nilearn.glm.first_level import glover_hrf
 
-    grid, n_words, dt = (4, 4, 2), 60, 0.1
-    features = rng.standard_normal((n_words, 8)).astype(np.float32)
-    weights = rng.standard_normal((8, 16))
+    grid, dt = (4, 4, 2), 0.1
+    write_word_table(root)
+    if features is None:
+        features = rng.standard_normal((len(WORDS), 8)).astype(np.float32)
+        (root / "features").mkdir()
+        np.save(root / "features" / "layer00.npy", features)
+        (root / "features" / "meta.json").write_text(json.dumps({
+            "layers": ["layer00"], "stimulus_ids": [f"w{k:02d}" for k in range(len(WORDS))]}))
+    weights = rng.standard_normal((features.shape[1], 16))
     hrf = glover_hrf(t_r=tr, oversampling=int(tr / dt), time_length=32.0)
     func = root / "sub-01" / "func"
     func.mkdir(parents=True)
     for run in range(1, n_runs + 1):
         onsets = np.sort(rng.uniform(1.0, n_trs * tr - 2, int(n_trs * tr)))
-        words = rng.integers(0, n_words, len(onsets))
+        words = rng.integers(0, len(WORDS), len(onsets))
         impulses = np.zeros((int(n_trs * tr / dt), 16))
         np.add.at(impulses, np.round((onsets + 0.15) / dt).astype(int),
                   features[words] @ weights)
@@ -464,19 +486,18 @@ def write_naturalistic(root: Path, rng: np.random.Generator, n_runs: int = 4, n_
             func / name.replace("bold.nii.gz", "events.tsv"), sep="\t", index=False)
     nib.save(nib.Nifti1Image(np.ones(grid, np.uint8), np.diag([3, 3, 3, 1.0])),
              root / "mask.nii.gz")
-    ids = [f"w{k:02d}" for k in range(n_words)]
-    pd.DataFrame({"stimulus_id": ids, "modality": "text", "text": ids}).to_csv(
-        root / "stimuli.tsv", sep="\t", index=False)
-    (root / "features").mkdir()
-    np.save(root / "features" / "layer00.npy", features)
-    (root / "features" / "meta.json").write_text(json.dumps({"layers": ["layer00"],
-                                                             "stimulus_ids": ids}))
+    atlas = np.repeat([1, 2], 16).reshape(grid)  # C order, as the voxels of the BOLD arrays
+    nib.save(nib.Nifti1Image(atlas.astype(np.uint8), np.diag([3, 3, 3, 1.0])),
+             root / "rois.nii.gz")
+    pd.DataFrame({"index": [1, 2], "name": ["driven", "noise"]}).to_csv(
+        root / "rois.tsv", sep="\t", index=False)
 
 
 def naturalistic_dataset(root: Path, **settings) -> dict:
     return {"format": "naturalistic", "subjects": ["sub-01"], "bids_root": str(root),
             "task": "story", "stimuli_table": str(root / "stimuli.tsv"),
-            "mask": str(root / "mask.nii.gz"), "naturalistic": {"trim": [5, 5]} | settings}
+            "mask": str(root / "mask.nii.gz"), "atlas": str(root / "rois.nii.gz"),
+            "atlas_labels": str(root / "rois.tsv"), "naturalistic": {"trim": [5, 5]} | settings}
 
 
 def encode_via_cli(root: Path, responses: Path, out: str, **settings) -> np.ndarray:
@@ -502,6 +523,7 @@ def test_naturalistic_fir_recovers_planted_voxels(tmp_path):
     assert responses.data.shape == (4 * 140, 32)  # 150 TRs a run, 5 + 5 trimmed
     assert responses.stimulus_ids[0] == "run-0_tr-5" and responses.time[0] == 10.0
     assert set(responses.run) == {0, 1, 2, 3} and len(responses.events) > 4 * 250
+    assert list(responses.roi) == ["driven"] * 16 + ["noise"] * 16
     np.testing.assert_allclose(responses.data[responses.run == 0].mean(0), 0, atol=0.1)
 
     scores = encode_via_cli(tmp_path, out, "fir", significance="permutation",

@@ -46,8 +46,12 @@ def _inputs(table: pd.DataFrame, field: str, reads: str, table_path: Path
     return images, texts
 
 
-def resolve_spec(spec: dict) -> tuple[dict, str]:
-    """Fill the family defaults ('auto' pooling and input); returns the spec and input field."""
+def resolve_spec(spec: dict, table: pd.DataFrame) -> tuple[dict, str]:
+    """Fill the family defaults ('auto' pooling and input); returns the spec and input field.
+
+    'auto' input is the family's default (images, or image captions for text models), except
+    that text models read the ``text`` column when every stimulus is text (sentences, words).
+    """
     family = get_family(spec["family"])
     spec = {"config": {}, "seed": 0, "trained": True, **spec}
     if spec.get("pooling", "auto") == "auto":
@@ -55,6 +59,8 @@ def resolve_spec(spec: dict) -> tuple[dict, str]:
     field = spec.get("input", "auto")
     if field == "auto":
         field = family.default_input
+        if field == "caption" and table["modality"].isin(["text", "word"]).all():
+            field = "text"
     elif family.reads == "image" and field != "image":
         raise BrainencodeError(f"models: input: {family.name} reads images, got {field!r}")
     elif family.reads != "image" and field == "image":
@@ -108,7 +114,7 @@ def extract_features(stimuli_path: str | Path, spec: dict, out_dir: str | Path,
     offline()
     stimuli_path, out_dir = Path(stimuli_path), Path(out_dir)
     table = read_stimuli(stimuli_path)
-    spec, field = resolve_spec(spec)
+    spec, field = resolve_spec(spec, table)
     family = get_family(spec["family"])
     images, texts = _inputs(table, field, family.reads, stimuli_path)
     torch_device = torch.device(("cuda" if torch.cuda.is_available() else "cpu")

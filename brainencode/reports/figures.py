@@ -119,13 +119,15 @@ def electrode_map(encoding_dirs: list[Path], responses: Responses, alpha: float,
     display.close()
 
 
-def brain_map(volume: nib.Nifti1Image, title: str, path: Path) -> None:
-    """Orthogonal slices through the demo's language and visual ROIs on nilearn's MNI152."""
+def brain_map(volume: nib.Nifti1Image, space: str, title: str, path: Path) -> None:
+    """Orthogonal slices through the strongest scores (nilearn picks the cuts), on nilearn's
+    MNI152 template for MNI-space data and without a background for native-space data."""
     from nilearn import plotting
 
     vmax = max(float(np.asarray(volume.dataobj).max()), 0.1)
-    display = plotting.plot_stat_map(volume, threshold=1e-6, display_mode="ortho",
-                                     cut_coords=(-48, -60, 8), colorbar=True, cmap="hot",
+    background = {} if space.startswith("MNI") else {"bg_img": None}
+    display = plotting.plot_stat_map(volume, **background, threshold=1e-6,
+                                     display_mode="ortho", colorbar=True, cmap="hot",
                                      symmetric_cbar=False, vmin=0, vmax=vmax, title=title,
                                      draw_cross=False)
     display.savefig(path, dpi=110)
@@ -147,6 +149,7 @@ def subject_figures(scores_path: Path, encoding_dirs: list[Path], responses_path
                       f"{subject}: best Pearson r per contact (significant windows)", paths[2])
     else:
         brain_map(best_r_volume(encoding_dirs, responses, alpha),
+                  str(responses.attrs.get("space", "")),
                   f"{subject}: best Pearson r over models and layers (significant voxels)",
                   paths[2])
     return paths

@@ -39,7 +39,9 @@ def _best_layers(scores: pd.DataFrame) -> pd.DataFrame:
     table = best[["subject", "roi", "model", "layer"]].merge(wide, how="left")
     columns = ["subject", "roi", "model", "layer", "r", "r_normalized", "ceiling",
                "fraction_significant", "n_targets"]
-    return table[columns].sort_values(["subject", "roi", "r"], ascending=[True, True, False])
+    # reindex: a metric that is NaN everywhere (no repeats, no ceiling) is still a column
+    return table.reindex(columns=columns).sort_values(["subject", "roi", "r"],
+                                                      ascending=[True, True, False])
 
 
 def _timings(benchmark_dir: Path) -> list[dict]:
