@@ -38,6 +38,8 @@ ZOO = {
                ["language_embeddings", "language_layer01", "language_layer02",
                 "vision_embeddings", "vision_layer01", "cross_layer01_language",
                 "cross_layer01_vision", "cross_layer02_language", "cross_layer02_vision"], 32),
+    "suma": ({"config": {"hidden_size": 32, "num_heads": 4, "n_cycles": 2}},
+             ["embeddings", "cycle01", "cycle02"], 32),
 }
 
 
@@ -159,3 +161,37 @@ def test_trained_weights_load_from_the_hf_cache_with_their_revision(stimuli, tmp
         capture_output=True, text=True)
     assert missing.returncode == 2 and len(missing.stderr.strip().splitlines()) == 1
     assert "bert weights not found at 'lab/absent'" in missing.stderr
+
+
+def test_suma_is_one_attention_block_without_mlp_or_positions_applied_in_cycles():
+    """SUMA after AlKhamissi et al. 2024: h <- h + MHA(LayerNorm(h)) with shared weights per
+    cycle, weights ~ N(0, 0.02), causal; without positions the last token's state after one
+    cycle only depends on which tokens came before, not on their order."""
+    import torch
+
+    from brainencode.features.families_suma import SUMA
+
+    torch.manual_seed(0)
+    model = SUMA(vocab_size=50, hidden_size=512, num_heads=64, n_cycles=3).eval()
+    names = {name for name, _ in model.named_parameters()}
+    assert names == {"embed.weight", "norm.weight", "norm.bias", "attention.in_proj_weight",
+                     "attention.in_proj_bias", "attention.out_proj.weight",
+                     "attention.out_proj.bias"}
+    assert model.embed.weight.std().item() == pytest.approx(0.02, rel=0.02)
+    assert model.attention.in_proj_weight.std().item() == pytest.approx(0.02, rel=0.02)
+    ids = torch.tensor([[3, 7, 9, 11], [9, 3, 7, 11]])
+    mask = torch.ones_like(ids)
+    with torch.inference_mode():
+        states = model(ids, mask)
+        assert len(states) == 4
+        torch.testing.assert_close(states[1][0, -1], states[1][1, -1])  # a bag of tokens
+        assert not torch.allclose(states[2][0, -1], states[2][1, -1])  # cycles see the order
+        assert not torch.allclose(states[-1][0, 0], states[-1][1, 0])  # causal: first differs
+        # one cycle by hand
+        x = model.norm(states[0])
+        future = torch.triu(torch.ones(4, 4, dtype=torch.bool), 1)
+        by_hand = states[0] + model.attention(x, x, x, attn_mask=future)[0]
+        torch.testing.assert_close(states[1], by_hand)
+        # padding on the right changes nothing for the real tokens
+        padded = model(torch.tensor([[3, 7, 9, 11, 0, 0]]), torch.tensor([[1, 1, 1, 1, 0, 0]]))
+        torch.testing.assert_close(padded[-1][0, :4], states[-1][0], atol=1e-5, rtol=1e-5)

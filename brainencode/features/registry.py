@@ -99,10 +99,15 @@ def seeded(build: Callable[[], torch.nn.Module], seed: int) -> torch.nn.Module:
 
 
 def _families() -> dict[str, Family]:
-    from brainencode.features import families_multimodal, families_text, families_vision
+    from brainencode.features import (
+        families_multimodal,
+        families_suma,
+        families_text,
+        families_vision,
+    )
 
-    return {f.name: f for module in (families_vision, families_text, families_multimodal)
-            for f in module.FAMILIES}
+    return {f.name: f for module in (families_vision, families_text, families_multimodal,
+                                     families_suma) for f in module.FAMILIES}
 
 
 def get_family(name: str) -> Family:
