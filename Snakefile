@@ -19,12 +19,15 @@ wildcard_constraints:
     subject=r"sub-[A-Za-z0-9]+",
     kind=r"bids|ieeg",
     model=r"[A-Za-z0-9_-]+",
+    variant=r"[A-Za-z0-9_-]+",
+    side=r"language|vision",
 
 
 include: "workflow/rules/stimuli.smk"
 include: "workflow/rules/features.smk"
 include: "workflow/rules/encoding.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/alignment.smk"
 
 
 rule all:
@@ -33,3 +36,4 @@ rule all:
         expand(f"{RESULTS}/rsa/{{subject}}.tsv", subject=SUBJECTS)
         if RSA
         else f"{RESULTS}/report/index.html",
+        alignment_outputs(),

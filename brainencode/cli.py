@@ -115,6 +115,70 @@ def cmd_report(args: argparse.Namespace) -> None:
                  [Path(p) for p in args.figures], Path(args.benchmarks), Path(args.out))
 
 
+def cmd_alignment_localizer_stimuli(args: argparse.Namespace) -> None:
+    from brainencode.analyses.alignment.localizer_stimuli import write_localizer_stimuli
+
+    write_localizer_stimuli(args.source, args.out, args.seed)
+
+
+def cmd_alignment_language(args: argparse.Namespace) -> None:
+    from brainencode.analyses.alignment.comparisons import language_variant
+
+    language_variant(args.model, args.spec, args.localizer_stimuli, args.stimuli,
+                     args.responses, args.encoding, args.alignment, args.out_dir, args.cache_dir)
+
+
+def cmd_alignment_vision(args: argparse.Namespace) -> None:
+    from brainencode.analyses.alignment.comparisons import vision_variant
+
+    vision_variant(args.model, args.spec, args.stimuli, args.rdms, args.encoding, args.out_dir,
+                   args.cache_dir)
+
+
+def cmd_alignment_summary(args: argparse.Namespace) -> None:
+    from brainencode.analyses.alignment.summary import write_summary
+
+    write_summary(args.language, args.vision, args.rdms, args.n_boot, args.seed, args.out_dir)
+
+
+def add_alignment_verbs(verbs) -> None:
+    """`brainencode alignment ...`: the trained-versus-untrained stage (SUMA)."""
+    alignment = verbs.add_parser("alignment", help="trained vs untrained brain alignment: "
+                                 "language localizer, encoding of localized units, RSA"
+                                 ).add_subparsers(dest="action", required=True)
+    p = alignment.add_parser("localizer-stimuli", help="the sentences-vs-nonwords localizer "
+                             "table (Fedorenko 2010 folder, or 'generated')")
+    p.add_argument("--source", default="generated")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_alignment_localizer_stimuli)
+    for side, func in (("language", cmd_alignment_language), ("vision", cmd_alignment_vision)):
+        p = alignment.add_parser(side, help=f"one model variant on the {side} data")
+        p.add_argument("--model", required=True, help="the model's name in the config")
+        p.add_argument("--spec", type=_json, required=True, help="the variant's model entry")
+        p.add_argument("--stimuli", required=True)
+        p.add_argument("--encoding", type=_json, required=True,
+                       help="the config's encoding section (JSON)")
+        p.add_argument("--out-dir", required=True)
+        p.add_argument("--cache-dir")
+        if side == "language":
+            p.add_argument("--localizer-stimuli", required=True)
+            p.add_argument("--responses", nargs="+", required=True)
+            p.add_argument("--alignment", type=_json, required=True,
+                           help="the config's alignment section (JSON)")
+        else:
+            p.add_argument("--rdms", nargs="+", required=True)
+        p.set_defaults(func=func)
+    p = alignment.add_parser("summary", help="bootstrap CIs over stimuli and seeds, figures")
+    p.add_argument("--language", nargs="*", default=[], help="language variant folders")
+    p.add_argument("--vision", nargs="*", default=[], help="vision variant folders")
+    p.add_argument("--rdms", nargs="*", default=[], help="the subjects' RDM files (vision)")
+    p.add_argument("--n-boot", type=int, default=1000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out-dir", required=True)
+    p.set_defaults(func=cmd_alignment_summary)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="brainencode",
@@ -185,6 +249,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "weights, stimuli and preprocessing")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.set_defaults(func=cmd_features_extract)
+
+    add_alignment_verbs(verbs)
 
     p = verbs.add_parser("encode", help="voxel-wise ridge for every layer of one model")
     p.add_argument("--responses", required=True)

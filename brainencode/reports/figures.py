@@ -134,6 +134,25 @@ def brain_map(volume: nib.Nifti1Image, space: str, title: str, path: Path) -> No
     display.close()
 
 
+def target_bars(encoding_dirs: list[Path], responses: Responses, alpha: float, title: str,
+                path: Path) -> None:
+    """Targets without a location (table data): their best significant r, sorted, per ROI."""
+    best = best_significant_r(encoding_dirs, responses.n_targets, alpha)
+    order = np.lexsort((-best, responses.roi))
+    fig, ax = plt.subplots(figsize=(min(12.0, 3 + 0.25 * len(best)), 4))
+    colours = {roi: f"C{i}" for i, roi in enumerate(dict.fromkeys(responses.roi[order]))}
+    ax.bar(np.arange(len(best)), best[order], color=[colours[r] for r in responses.roi[order]])
+    for roi, colour in colours.items():
+        ax.bar([], [], color=colour, label=roi)
+    ax.set_xlabel("target (sorted within ROI)")
+    ax.set_ylabel("best Pearson r (significant)")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def subject_figures(scores_path: Path, encoding_dirs: list[Path], responses_path: Path,
                     out_dir: Path, alpha: float) -> list[Path]:
     """Write the three per-subject figures into out_dir."""
@@ -147,6 +166,9 @@ def subject_figures(scores_path: Path, encoding_dirs: list[Path], responses_path
     if responses.channel is not None:
         electrode_map(encoding_dirs, responses, alpha,
                       f"{subject}: best Pearson r per contact (significant windows)", paths[2])
+    elif responses.ijk is None:
+        target_bars(encoding_dirs, responses, alpha,
+                    f"{subject}: best Pearson r per target over models and layers", paths[2])
     else:
         brain_map(best_r_volume(encoding_dirs, responses, alpha),
                   str(responses.attrs.get("space", "")),

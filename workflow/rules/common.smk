@@ -62,3 +62,47 @@ def subject_inputs(wildcards):
 def driver_models():
     """Models whose features drive the demo's simulated ROIs."""
     return sorted({r["driver"]["model"] for r in config["demo"]["rois"] if "driver" in r})
+
+
+# The alignment stage (workflow/rules/alignment.smk): variants of each model, data files.
+ALIGNMENT = config.get("alignment", {})
+ALIGNMENT_SIDES = [side for side in ("language", "vision") if side in ALIGNMENT]
+
+
+def alignment_variants(side):
+    """Variant name -> (model name, model entry) for one side."""
+    variants = {}
+    for model, spec in ALIGNMENT[side]["models"].items():
+        if spec["trained"]:
+            variants[model] = (model, spec)
+        for seed in ALIGNMENT["untrained_seeds"]:
+            variants[f"{model}-untrained-seed{seed}"] = (
+                model, spec | {"trained": False, "seed": seed})
+    return variants
+
+
+def alignment_stimuli(side):
+    """The side's stimuli table: the user's, or one its format writes."""
+    dataset = ALIGNMENT[side]["dataset"]
+    if "stimuli_table" in dataset and dataset["format"] != "table":
+        return dataset["stimuli_table"]
+    return f"{RESULTS}/alignment/{side}/stimuli.tsv"
+
+
+def alignment_targets(side):
+    return expand(f"{RESULTS}/alignment/{side}/targets/{{subject}}.h5",
+                  subject=ALIGNMENT[side]["dataset"]["subjects"])
+
+
+def alignment_figures():
+    """The summary's figures: one of bars per side that runs, and the layer-wise curves."""
+    names = [*ALIGNMENT_SIDES, "layers"] if ALIGNMENT_SIDES else []
+    return [report(f"{RESULTS}/alignment/summary/alignment_{name}.png",
+                   caption=f"../report/alignment_{name}.rst", category="Alignment")
+            for name in names]
+
+
+def alignment_outputs():
+    if not ALIGNMENT_SIDES:
+        return []
+    return [f"{RESULTS}/alignment/summary/summary.tsv"]

@@ -1,0 +1,162 @@
+"""Per model variant (trained, or untrained with one seed): how well it aligns with the brain.
+
+Language (after AlKhamissi et al. 2024, SUMA): the variant's localized units, k random units
+(the control) and all units of each layer predict language responses by ridge with out-of-fold
+predictions (grouped by the stimuli table's ``group`` when there is one). Vision: the RDM of
+each layer is compared with each subject's RDMs (Spearman and Kendall tau-a; see
+analyses.rsa). Predictions and model RDMs are kept so that the summary can bootstrap over
+stimuli and seeds.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from brainencode.analyses.alignment.localizer import localize, selected_units
+from brainencode.analyses.layer_scores import stimulus_groups
+from brainencode.analyses.rsa import compare, correlation_rdm
+from brainencode.datasets.rdms import read_rdms
+from brainencode.datasets.responses import read_responses
+from brainencode.datasets.stimuli import read_stimuli
+from brainencode.encoders import noise_ceiling
+from brainencode.encoders.cross_validation import cross_validated_predictions
+from brainencode.errors import BrainencodeError
+from brainencode.features.extract import extract_features, load_features
+
+
+def pearson_columns(y: np.ndarray, prediction: np.ndarray) -> np.ndarray:
+    """Pearson r of each column of ``prediction`` with the same column of ``y``."""
+    y = y - y.mean(0)
+    p = prediction - prediction.mean(0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (y * p).sum(0) / np.sqrt((y ** 2).sum(0) * (p ** 2).sum(0))
+
+
+def language_targets(paths: list[str | Path]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Responses of every subject side by side [n_stimuli, all targets], their split-half
+    ceilings (NaN without repeats) and the stimulus ids (the same for every subject)."""
+    data, ceilings, ids = [], [], None
+    for path in paths:
+        responses = read_responses(path)
+        if ids is not None and responses.stimulus_ids != ids:
+            raise BrainencodeError(f"{path}: stimulus_id: expected the stimuli of {paths[0]} "
+                                   "in the same order")
+        ids = responses.stimulus_ids
+        data.append(responses.data)
+        ceilings.append(noise_ceiling.split_half_ceiling(responses.repeats)
+                        if responses.repeats is not None
+                        else np.full(responses.n_targets, np.nan))
+    return np.concatenate(data, 1), np.concatenate(ceilings), ids
+
+
+def variant_features(stimuli: str | Path, spec: dict, out_dir: Path, name: str,
+                     cache_dir: str | Path | None, device: str) -> tuple[dict, dict]:
+    extract_features(stimuli, spec, out_dir, name=name, cache_dir=cache_dir, device=device)
+    return load_features(out_dir)
+
+
+def language_variant(model: str, spec: dict, localizer_stimuli: str | Path, stimuli: str | Path,
+                     responses: list[str | Path], encoding: dict, settings: dict,
+                     out_dir: str | Path, cache_dir: str | Path | None = None) -> pd.DataFrame:
+    """Localize, then score localized, random and per-layer units on the language data.
+
+    Writes ``localizer.npz`` (t of every unit, the selected ones), ``predictions.npz`` (the
+    out-of-fold predictions of every condition, the responses, their ceilings) and
+    ``scores.tsv`` (condition, layer, r = mean over targets of the Pearson r between
+    out-of-fold predictions and responses, r_normalized = r / ceiling per target).
+    """
+    out_dir = Path(out_dir)
+    name = out_dir.name
+    spec = spec | {"pooling": settings["pooling"]}
+    device = encoding["device"]
+    loc_meta, loc_layers = variant_features(localizer_stimuli, spec,
+                                            out_dir / "features_localizer", name, cache_dir,
+                                            device)
+    condition = read_stimuli(localizer_stimuli).set_index("stimulus_id").loc[
+        loc_meta["stimulus_ids"], "condition"].to_numpy()
+    loc = settings["localizer"]
+    localizer = localize(loc_layers, loc_meta["layers"], condition, loc.get("k"),
+                         loc.get("fraction"))
+    localizer.save(out_dir / "localizer.npz")
+
+    meta, layers = variant_features(stimuli, spec, out_dir / "features", name, cache_dir, device)
+    Y, ceiling, ids = language_targets(responses)
+    if meta["stimulus_ids"] != ids:
+        raise BrainencodeError(f"{stimuli}: stimulus_id: expected the stimuli of "
+                               f"{responses[0]} in the same order")
+    groups = stimulus_groups(stimuli, ids)
+    n_units = len(localizer.t)
+    rng = np.random.default_rng(spec.get("seed", 0) + settings["bootstrap"]["seed"])
+    designs = {"localized": selected_units(layers, localizer),
+               "random": selected_units(layers, localizer,
+                                        np.sort(rng.choice(n_units, len(localizer.selected),
+                                                           replace=False)))}
+    designs |= {f"layer:{layer}": layers[layer] for layer in meta["layers"]}
+    a = encoding["alphas"]
+    alphas = np.logspace(a["min_exp"], a["max_exp"], a["n"])
+    predictions, rows = {}, []
+    for key, X in designs.items():
+        predictions[key], _, _ = cross_validated_predictions(
+            X, Y.astype(np.float32), alphas, encoding["outer_folds"], encoding["inner_folds"],
+            encoding["seed"], groups=groups, device=device)
+        r = pearson_columns(Y, predictions[key])
+        condition_name, _, layer = key.partition(":")
+        rows.append({"variant": name, "condition": condition_name, "layer": layer,
+                     "n_units": X.shape[1], "r": float(np.nanmean(r)),
+                     "r_normalized": float(np.nanmean(r / ceiling))
+                     if np.isfinite(ceiling).any() else np.nan})
+    np.savez(out_dir / "predictions.npz", y=Y, ceiling=ceiling,
+             **{key.replace(":", "__"): value for key, value in predictions.items()})
+    scores = pd.DataFrame(rows)
+    scores.to_csv(out_dir / "scores.tsv", sep="\t", index=False)
+    (out_dir / "variant.json").write_text(json.dumps(variant_info(model, spec, name), indent=1))
+    return scores
+
+
+def vision_variant(model: str, spec: dict, stimuli: str | Path, rdms: list[str | Path],
+                   encoding: dict, out_dir: str | Path,
+                   cache_dir: str | Path | None = None) -> pd.DataFrame:
+    """Every layer's correlation-distance RDM against each subject's RDMs (sessions averaged).
+
+    Writes ``model_rdms.npz`` (one RDM per layer) and ``scores.tsv`` (layer, metric, the mean
+    over subjects of the comparison with that subject's mean RDM).
+    """
+    out_dir = Path(out_dir)
+    name = out_dir.name
+    meta, layers = variant_features(stimuli, spec, out_dir / "features", name, cache_dir,
+                                    encoding["device"])
+    subjects = subject_rdms(rdms, meta["stimulus_ids"])
+    model_rdms, rows = {}, []
+    for layer in meta["layers"]:
+        model_rdms[layer] = correlation_rdm(layers[layer])
+        scores = pd.DataFrame([compare(model_rdms[layer], rdm) for rdm in subjects]).mean()
+        rows += [{"variant": name, "layer": layer, "metric": metric, "value": value}
+                 for metric, value in scores.items()]
+    np.savez(out_dir / "model_rdms.npz", layers=np.array(meta["layers"]),
+             rdms=np.stack([model_rdms[layer] for layer in meta["layers"]]))
+    table = pd.DataFrame(rows)
+    table.to_csv(out_dir / "scores.tsv", sep="\t", index=False)
+    (out_dir / "variant.json").write_text(json.dumps(variant_info(model, spec, name), indent=1))
+    return table
+
+
+def subject_rdms(paths: list[str | Path], stimulus_ids: list[str]) -> np.ndarray:
+    """Each subject's RDM, the mean over its sessions [n_subjects, n, n]."""
+    out = []
+    for path in paths:
+        rdms = read_rdms(path)
+        if rdms.stimulus_ids != stimulus_ids:
+            raise BrainencodeError(f"{path}: stimulus_id: expected the stimuli of the features "
+                                   "in the same order")
+        out.append(rdms.rdms.mean(0))
+    return np.stack(out)
+
+
+def variant_info(model: str, spec: dict, name: str) -> dict:
+    """What the summary needs to pair variants: the model, trained or not, the seed."""
+    return {"variant": name, "model": model, "family": spec["family"],
+            "trained": spec["trained"], "seed": None if spec["trained"] else spec["seed"]}

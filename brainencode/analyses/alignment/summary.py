@@ -1,0 +1,191 @@
+"""Trained versus untrained: point estimates with bootstrap confidence intervals.
+
+Each bootstrap draw resamples the stimuli (with replacement; the same draw for every variant,
+so comparisons are paired) and, for untrained models, the seeds; a model's value in the draw
+is the mean over the drawn seeds. Intervals are the 2.5 and 97.5 percentiles (Efron &
+Tibshirani 1993). For RDMs, a resampled stimulus set keeps only the pairs of two different
+stimuli, as in the stimulus bootstrap of Nili et al. 2014. The noise ceiling of RSA is the
+inter-subject agreement of Nili et al. 2014: the upper bound correlates each subject's RDM with
+the mean of all subjects, the lower bound with the mean of the others.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.stats import rankdata
+
+from brainencode.analyses.alignment.comparisons import pearson_columns, subject_rdms
+from brainencode.analyses.rsa import upper
+
+
+def _variants(dirs: list[str | Path]) -> pd.DataFrame:
+    infos = [json.loads((Path(d) / "variant.json").read_text()) | {"dir": str(d)} for d in dirs]
+    return pd.DataFrame(infos)
+
+
+def _interval(draws: np.ndarray) -> tuple[float, float]:
+    low, high = np.nanpercentile(draws, [2.5, 97.5])
+    return float(low), float(high)
+
+
+def _group_rows(values: np.ndarray, draws: np.ndarray, rng: np.random.Generator
+                ) -> tuple[float, np.ndarray]:
+    """values [n_seeds] on all data and draws [n_boot, n_seeds]: the mean over seeds, and per
+    draw the mean over seeds drawn with replacement."""
+    picks = rng.integers(0, draws.shape[1], size=draws.shape)
+    return float(np.mean(values)), np.take_along_axis(draws, picks, 1).mean(1)
+
+
+def _spearman(x: np.ndarray, y: np.ndarray) -> float:
+    return float(np.corrcoef(rankdata(x), rankdata(y))[0, 1])
+
+
+def rsa_ceiling(subjects: np.ndarray) -> tuple[float, float]:
+    """Lower and upper bound of the Spearman RSA noise ceiling (Nili et al. 2014)."""
+    mean = subjects.mean(0)
+    upper_bound = np.mean([_spearman(upper(s), upper(mean)) for s in subjects])
+    lower_bound = np.mean([_spearman(upper(s), upper(np.delete(subjects, i, 0).mean(0)))
+                           for i, s in enumerate(subjects)])
+    return float(lower_bound), float(upper_bound)
+
+
+def _pairs(index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column of every pair i < j of a resampled stimulus set, two different stimuli."""
+    i, j = np.triu_indices(len(index), k=1)
+    keep = index[i] != index[j]
+    return index[i[keep]], index[j[keep]]
+
+
+def _draw_rsa(model_rdm: np.ndarray, subjects: np.ndarray, draws: list) -> np.ndarray:
+    return np.array([np.mean([_spearman(model_rdm[rows, cols], s[rows, cols])
+                              for s in subjects]) for rows, cols in draws])
+
+
+def vision_summary(dirs: list[str | Path], rdm_paths: list[str | Path], n_boot: int,
+                   seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per model, trained and untrained: Spearman RSA of the best layer (chosen on all data,
+    per variant) with each subject's RDM, averaged over subjects, with bootstrap CIs; and the
+    per-layer values of every variant."""
+    variants = _variants(dirs)
+    rng = np.random.default_rng(seed)
+    layer_rows, summary, subjects = [], [], None
+    draws, n = None, None
+    for model, group in variants.groupby("model", sort=False):
+        for trained, part in group.groupby("trained", sort=False):
+            values, boots = [], []
+            for _, variant in part.iterrows():
+                scores = pd.read_csv(Path(variant["dir"]) / "scores.tsv", sep="\t")
+                spearman = scores[scores["metric"] == "rsa_spearman"]
+                layer_rows += [{"side": "vision", "model": model, "trained": trained,
+                                "seed": variant["seed"], "layer": row.layer, "value": row.value}
+                               for row in spearman.itertuples()]
+                best = spearman.loc[spearman["value"].idxmax()]
+                with np.load(Path(variant["dir"]) / "model_rdms.npz") as f:
+                    model_rdm = f["rdms"][list(f["layers"]).index(best["layer"])]
+                if subjects is None:
+                    ids = json.loads((Path(variant["dir"]) / "features" /
+                                      "meta.json").read_text())["stimulus_ids"]
+                    subjects = subject_rdms(rdm_paths, ids)
+                    n = len(ids)
+                    draws = [_pairs(rng.integers(0, n, n)) for _ in range(n_boot)]
+                values.append(best["value"])
+                boots.append(_draw_rsa(model_rdm, subjects, draws))
+            value, boot = _group_rows(np.array(values), np.stack(boots, 1), rng)
+            summary.append({"side": "vision", "model": model, "trained": bool(trained),
+                            "condition": "best layer", "metric": "rsa_spearman",
+                            "value": value, "n_seeds": len(part), "boot": boot})
+    lower, upper_bound = rsa_ceiling(subjects)
+    table = _finish(summary)
+    table["ceiling_lower"], table["ceiling_upper"] = lower, upper_bound
+    return table, pd.DataFrame(layer_rows)
+
+
+def language_summary(dirs: list[str | Path], n_boot: int, seed: int
+                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per model, trained and untrained, per condition (localized units, k random units, all
+    units of the best layer): mean over targets of the out-of-fold Pearson r (divided by each
+    target's ceiling when there is one), with bootstrap CIs; and the per-layer values."""
+    variants = _variants(dirs)
+    rng = np.random.default_rng(seed)
+    layer_rows, summary = [], []
+    index = None
+    for model, group in variants.groupby("model", sort=False):
+        for trained, part in group.groupby("trained", sort=False):
+            per_condition: dict[str, tuple[list, list]] = {}
+            for _, variant in part.iterrows():
+                scores = pd.read_csv(Path(variant["dir"]) / "scores.tsv", sep="\t",
+                                     keep_default_na=False, na_values=[""])
+                layers = scores[scores["condition"] == "layer"]
+                layer_rows += [{"side": "language", "model": model, "trained": trained,
+                                "seed": variant["seed"], "layer": row.layer, "value": row.r}
+                               for row in layers.itertuples()]
+                best_layer = layers.loc[layers["r"].idxmax(), "layer"]
+                with np.load(Path(variant["dir"]) / "predictions.npz") as f:
+                    y, ceiling = f["y"], f["ceiling"]
+                    if index is None:
+                        index = rng.integers(0, len(y), (n_boot, len(y)))
+                    for condition, key in [("localized", "localized"), ("random", "random"),
+                                           ("all units, best layer", f"layer__{best_layer}")]:
+                        prediction = f[key]
+                        scale = ceiling if np.isfinite(ceiling).any() else 1.0
+                        value = np.nanmean(pearson_columns(y, prediction) / scale)
+                        boot = [np.nanmean(pearson_columns(y[i], prediction[i]) / scale)
+                                for i in index]
+                        values, boots = per_condition.setdefault(condition, ([], []))
+                        values.append(value)
+                        boots.append(boot)
+            metric = "r_normalized" if np.isfinite(ceiling).any() else "r"
+            for condition, (values, boots) in per_condition.items():
+                value, boot = _group_rows(np.array(values), np.array(boots).T, rng)
+                summary.append({"side": "language", "model": model, "trained": bool(trained),
+                                "condition": condition, "metric": metric, "value": value,
+                                "n_seeds": len(part), "boot": boot})
+    return _finish(summary), pd.DataFrame(layer_rows)
+
+
+def _finish(summary: list[dict]) -> pd.DataFrame:
+    """CIs from the draws, and for each trained row the difference from its untrained twin
+    with its CI and the fraction of draws where trained is not better (a one-sided p)."""
+    rows = []
+    for row in summary:
+        low, high = _interval(row["boot"])
+        twin = [r for r in summary if r["model"] == row["model"]
+                and r["condition"] == row["condition"] and r["trained"] != row["trained"]]
+        out = {k: v for k, v in row.items() if k != "boot"} | {"ci_low": low, "ci_high": high}
+        if row["trained"] and twin:
+            difference = row["boot"] - twin[0]["boot"]
+            out |= {"minus_untrained": row["value"] - twin[0]["value"],
+                    "minus_untrained_ci_low": _interval(difference)[0],
+                    "minus_untrained_ci_high": _interval(difference)[1],
+                    "p_not_better": float(np.mean(difference <= 0))}
+        rows.append(out)
+    return pd.DataFrame(rows)
+
+
+def write_summary(language_dirs: list[str | Path], vision_dirs: list[str | Path],
+                  rdm_paths: list[str | Path], n_boot: int, seed: int,
+                  out_dir: str | Path) -> pd.DataFrame:
+    """summary.tsv and layers.tsv of every side that ran, then the figures."""
+    from brainencode.reports.alignment_figures import alignment_figures
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tables, layers = [], []
+    if language_dirs:
+        table, per_layer = language_summary(language_dirs, n_boot, seed)
+        tables.append(table)
+        layers.append(per_layer)
+    if vision_dirs:
+        table, per_layer = vision_summary(vision_dirs, rdm_paths, n_boot, seed)
+        tables.append(table)
+        layers.append(per_layer)
+    summary = pd.concat(tables, ignore_index=True)
+    per_layer = pd.concat(layers, ignore_index=True)
+    per_layer.to_csv(out_dir / "layers.tsv", sep="\t", index=False)
+    alignment_figures(summary, per_layer, out_dir)
+    summary.to_csv(out_dir / "summary.tsv", sep="\t", index=False)  # last: complete
+    return summary

@@ -1,0 +1,137 @@
+"""Trained versus untrained alignment (SUMA): localizer, Welch t, bootstrap, and the real data."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from scipy import stats
+
+from brainencode.analyses.alignment.localizer import localize, n_selected, welch_t
+from brainencode.analyses.alignment.localizer_stimuli import (
+    generate_localizer,
+    read_fedorenko2010,
+    write_localizer_stimuli,
+)
+from brainencode.analyses.alignment.summary import rsa_ceiling
+from brainencode.errors import BrainencodeError
+from brainencode.features.extract import extract_features, load_features
+from tests.conftest import REPO
+
+SHARED = REPO.parent / "shared" / "data"
+
+
+def shared(name: str) -> Path:
+    path = SHARED / name
+    if not path.is_dir():
+        pytest.skip(f"{path} is not here (real data from ../shared/data)")
+    return path
+
+
+def test_welch_t_matches_scipy_and_unit_counts():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(1, 2, (30, 5)), rng.normal(0, 1, (50, 5))
+    expected = stats.ttest_ind(a, b, equal_var=False).statistic
+    np.testing.assert_allclose(welch_t(a, b), expected, rtol=1e-12)
+    assert welch_t(np.ones((3, 1)), np.ones((4, 1)))[0] == 0
+    assert n_selected(1000, fraction=0.01) == 10 and n_selected(1000, k=7) == 7
+    with pytest.raises(BrainencodeError, match="alignment.localizer.k: expected 1 to 10"):
+        n_selected(10, k=11)
+
+
+def test_real_fedorenko_localizer_is_read_as_240_plus_240():
+    table = read_fedorenko2010(shared("fedorenko2010_localizer"))
+    assert table["condition"].value_counts().to_dict() == {"sentence": 240, "nonword": 240}
+    assert (table["text"].str.split().str.len() == 12).all()
+    assert table["stimulus_id"].is_unique and table["text"].str.islower().all()
+
+
+def test_generated_localizer_has_the_shape_of_the_real_one():
+    table = generate_localizer(seed=3)
+    assert table["condition"].value_counts().to_dict() == {"sentence": 240, "nonword": 240}
+    assert (table["text"].str.split().str.len() == 12).all()
+    assert table["text"][table["condition"] == "sentence"].is_unique
+    assert generate_localizer(seed=3).equals(table)
+
+
+@pytest.mark.parametrize("source", ["generated", "real"])
+def test_localizer_on_minilm_separates_held_out_sentences_from_nonwords(source, tmp_path):
+    """Units selected on half of the items respond more to the other half's sentences than
+    to its nonword strings; an untrained model's selection is the same for the same seed."""
+    if source == "real":
+        source = str(shared("fedorenko2010_localizer"))
+    table = write_localizer_stimuli(source, tmp_path / "loc.tsv")
+    extract_features(tmp_path / "loc.tsv", {"family": "minilm", "pooling": "last"},
+                     tmp_path / "minilm", device="cpu")
+    meta, layers = load_features(tmp_path / "minilm")
+    condition = table["condition"].to_numpy()
+    half = (np.arange(len(table)) // 2) % 2 == 0  # the generated items alternate conditions
+    localizer = localize({k: v[half] for k, v in layers.items()}, meta["layers"],
+                         condition[half], fraction=0.01)
+    assert localizer.layers == meta["layers"][1:] and len(localizer.selected) == 23
+    units = np.concatenate([layers[name] for name in localizer.layers], 1)[:, localizer.selected]
+    score = units[~half].mean(1)
+    held_out = condition[~half]
+    sentences, nonwords = score[held_out == "sentence"], score[held_out == "nonword"]
+    auc = stats.mannwhitneyu(sentences, nonwords).statistic / (len(sentences) * len(nonwords))
+    assert auc > 0.95
+
+    for run in ("a", "b"):
+        extract_features(tmp_path / "loc.tsv", {"family": "minilm", "trained": False, "seed": 4,
+                                                "pooling": "last"}, tmp_path / run, device="cpu")
+    picks = [localize(load_features(tmp_path / run)[1], meta["layers"], condition, k=50).selected
+             for run in ("a", "b")]
+    np.testing.assert_array_equal(*picks)
+
+
+def test_rsa_ceiling_bounds_on_planted_rdms():
+    """Subjects = one true RDM + independent noise: upper bound > lower bound, both high."""
+    rng = np.random.default_rng(0)
+    truth = rng.random((20, 20))
+    truth = truth + truth.T
+    subjects = []
+    for _ in range(4):
+        noise = rng.random((20, 20)) * 0.5
+        subjects.append(truth + noise + noise.T)
+    lower, upper = rsa_ceiling(np.array(subjects))
+    assert 0.5 < lower < upper < 1
+
+
+@pytest.mark.slow
+def test_suma_alignment_example_on_real_data(env, tmp_path):
+    """config/examples/suma_alignment.yaml through Snakemake (smaller SUMA, 2 seeds): on the
+    Kriegeskorte 2008 hIT RDMs the trained EfficientNet-Lite0 aligns better than its untrained
+    twin, on the Pereira 2018 sentences trained MiniLM predicts better than untrained MiniLM."""
+    for name in ("fedorenko2010_localizer", "pereira2018_averaged",
+                 "kriegeskorte2008_92images_hIT_RDMs"):
+        shared(name)
+    config = yaml.safe_load((REPO / "config" / "examples" / "suma_alignment.yaml").read_text())
+    config["results"] = str(tmp_path / "results")
+    config["alignment"]["untrained_seeds"] = [0, 1]
+    config["alignment"]["language"]["models"]["suma"]["config"] = {"hidden_size": 512,
+                                                                   "num_heads": 64}
+    config["alignment"]["bootstrap"]["n"] = 300
+    config_path = tmp_path / "config.yaml"
+    config_path.write_text(yaml.safe_dump(config))
+    result = subprocess.run(["snakemake", "--cores", "2", "--configfile", str(config_path)],
+                            cwd=REPO, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = tmp_path / "results" / "alignment" / "summary"
+    summary = pd.read_csv(out / "summary.tsv", sep="\t")
+    print(summary.to_string())
+    vision = summary[(summary["side"] == "vision")].set_index("trained")
+    assert vision.loc[True, "value"] > vision.loc[False, "value"] + 0.1
+    assert vision.loc[True, "minus_untrained_ci_low"] > 0
+    assert vision.loc[True, "value"] < vision.loc[True, "ceiling_upper"]
+    language = summary[(summary["side"] == "language") & (summary["model"] == "minilm")]
+    best = language[language["condition"] == "all units, best layer"].set_index("trained")
+    assert best.loc[True, "value"] > best.loc[False, "value"]
+    assert best.loc[True, "minus_untrained_ci_low"] > 0
+    assert set(summary["condition"]) == {"localized", "random", "all units, best layer",
+                                         "best layer"}
+    for figure in ("alignment_language.png", "alignment_vision.png", "alignment_layers.png"):
+        assert (out / figure).stat().st_size > 10_000
