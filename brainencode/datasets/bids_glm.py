@@ -137,25 +137,38 @@ def read_events(path: Path, known: set[str], ignore: set[str]) -> pd.DataFrame:
     return events
 
 
-def load(config: dict, subject: str, stimuli: Path) -> Responses:
-    settings = GLM_DEFAULTS | config.get("glm", {})
+def bold_runs(config: dict, subject: str, format_name: str
+              ) -> tuple[np.ndarray, np.ndarray, object, list[Path]]:
+    """The mask's voxels (ijk), their ROIs, the mask image and the subject's BOLD runs."""
     if "mask" not in config:
-        raise BrainencodeError(f"{config['bids_root']}: dataset.mask: required for bids-glm "
-                               "(a brain mask NIfTI; {subject} is filled in)")
-    ids = list(read_stimuli(stimuli)["stimulus_id"])
+        raise BrainencodeError(f"{config['bids_root']}: dataset.mask: required for "
+                               f"{format_name} (a brain mask NIfTI; {{subject}} is filled in)")
     ijk, roi, mask_image = volume_targets(config, subject)
-    mask = np.asarray(mask_image.dataobj) > 0
     runs = bids_names.raw_runs(config["bids_root"], subject, config["task"], "func",
                                "bold.nii.gz")
     if not runs:
         raise BrainencodeError(f"{config['bids_root']}/{subject}: expected BOLD runs "
                                f"{subject}_task-{config['task']}_*bold.nii.gz in func/")
+    return ijk, roi, mask_image, runs
+
+
+def read_bold(bold: Path, mask: np.ndarray):
+    """One 4D BOLD run, checked to lie on the mask's grid."""
+    image = read_nifti(bold, "BOLD run", ndim=4)
+    if image.shape[:3] != mask.shape:
+        raise BrainencodeError(f"{bold}: shape: expected the mask's grid {mask.shape}, got "
+                               f"{image.shape[:3]}")
+    return image
+
+
+def load(config: dict, subject: str, stimuli: Path) -> Responses:
+    settings = GLM_DEFAULTS | config.get("glm", {})
+    ids = list(read_stimuli(stimuli)["stimulus_id"])
+    ijk, roi, mask_image, runs = bold_runs(config, subject, "bids-glm")
+    mask = np.asarray(mask_image.dataobj) > 0
     occurrences: dict[str, list[np.ndarray]] = {s: [] for s in ids}
     for bold in runs:
-        image = read_nifti(bold, "BOLD run", ndim=4)
-        if image.shape[:3] != mask.shape:
-            raise BrainencodeError(f"{bold}: shape: expected the mask's grid {mask.shape}, got "
-                                   f"{image.shape[:3]}")
+        image = read_bold(bold, mask)
         tr = repetition_time(bold, image)
         events = read_events(bids_names.events_of(bold, "bold.nii.gz"), set(ids),
                              set(settings["ignore_trial_types"]))

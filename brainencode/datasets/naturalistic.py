@@ -18,8 +18,7 @@ import numpy as np
 import pandas as pd
 
 from brainencode.datasets import bids_names
-from brainencode.datasets.bids_glm import read_events, repetition_time, volume_targets
-from brainencode.datasets.checks import read_nifti
+from brainencode.datasets.bids_glm import bold_runs, read_bold, read_events, repetition_time
 from brainencode.datasets.responses import Responses
 from brainencode.datasets.stimuli import read_stimuli
 from brainencode.errors import BrainencodeError
@@ -40,24 +39,13 @@ def clean_run(Y: np.ndarray, tr: float, high_pass: float) -> np.ndarray:
 
 def load(config: dict, subject: str, stimuli) -> Responses:
     settings = DEFAULTS | config.get("naturalistic", {})
-    if "mask" not in config:
-        raise BrainencodeError(f"{config['bids_root']}: dataset.mask: required for "
-                               "naturalistic (a brain mask NIfTI; {subject} is filled in)")
     ids = set(read_stimuli(stimuli)["stimulus_id"])
-    ijk, roi, mask_image = volume_targets(config, subject)
+    ijk, roi, mask_image, bolds = bold_runs(config, subject, "naturalistic")
     mask = np.asarray(mask_image.dataobj) > 0
-    bolds = bids_names.raw_runs(config["bids_root"], subject, config["task"], "func",
-                                "bold.nii.gz")
-    if not bolds:
-        raise BrainencodeError(f"{config['bids_root']}/{subject}: expected BOLD runs "
-                               f"{subject}_task-{config['task']}_*bold.nii.gz in func/")
     start, end = settings["trim"]
     data, runs, kept_trs, events, trs = [], [], [], [], []
     for run, bold in enumerate(bolds):
-        image = read_nifti(bold, "BOLD run", ndim=4)
-        if image.shape[:3] != mask.shape:
-            raise BrainencodeError(f"{bold}: shape: expected the mask's grid {mask.shape}, got "
-                                   f"{image.shape[:3]}")
+        image = read_bold(bold, mask)
         tr = repetition_time(bold, image)
         trs.append(tr)
         if tr != trs[0]:
