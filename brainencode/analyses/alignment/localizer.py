@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from brainencode.errors import BrainencodeError
 
@@ -62,11 +61,6 @@ class Localizer:
     def load(cls, path: str | Path) -> Localizer:
         with np.load(path) as f:
             return cls(list(f["layers"]), [int(w) for w in f["widths"]], f["t"], f["selected"])
-
-    def per_layer(self) -> pd.Series:
-        """Number of selected units in each layer."""
-        bounds = np.cumsum([0, *self.widths])
-        return pd.Series(np.histogram(self.selected, bounds)[0], index=self.layers)
 
 
 def localizer_layers(names: list[str]) -> list[str]:

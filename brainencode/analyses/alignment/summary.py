@@ -73,7 +73,7 @@ def vision_summary(dirs: list[str | Path], rdm_paths: list[str | Path], n_boot: 
     variants = _variants(dirs)
     rng = np.random.default_rng(seed)
     layer_rows, summary, subjects = [], [], None
-    draws, n = None, None
+    draws = None
     for model, group in variants.groupby("model", sort=False):
         for trained, part in group.groupby("trained", sort=False):
             values, boots = [], []
@@ -90,8 +90,7 @@ def vision_summary(dirs: list[str | Path], rdm_paths: list[str | Path], n_boot: 
                     ids = json.loads((Path(variant["dir"]) / "features" /
                                       "meta.json").read_text())["stimulus_ids"]
                     subjects = subject_rdms(rdm_paths, ids)
-                    n = len(ids)
-                    draws = [_pairs(rng.integers(0, n, n)) for _ in range(n_boot)]
+                    draws = [_pairs(rng.integers(0, len(ids), len(ids))) for _ in range(n_boot)]
                 values.append(best["value"])
                 boots.append(_draw_rsa(model_rdm, subjects, draws))
             value, boot = _group_rows(np.array(values), np.stack(boots, 1), rng)
