@@ -43,14 +43,14 @@ def load(config: dict, subject: str, stimuli) -> Responses:
     ijk, roi, mask_image, bolds = bold_runs(config, subject, "naturalistic")
     mask = np.asarray(mask_image.dataobj) > 0
     start, end = settings["trim"]
-    data, runs, kept_trs, events, trs = [], [], [], [], []
+    data, runs, kept_trs, events, first_tr = [], [], [], [], None
     for run, bold in enumerate(bolds):
         image = read_bold(bold, mask)
         tr = repetition_time(bold, image)
-        trs.append(tr)
-        if tr != trs[0]:
+        first_tr = tr if first_tr is None else first_tr
+        if tr != first_tr:
             raise BrainencodeError(f"{bold}: RepetitionTime: expected the same TR as "
-                                   f"{bolds[0].name} ({trs[0]:g} s), got {tr:g} s")
+                                   f"{bolds[0].name} ({first_tr:g} s), got {tr:g} s")
         n_trs = image.shape[3]
         if n_trs - start - end < 2:
             raise BrainencodeError(f"{bold}: time: {n_trs} TRs, expected more than "

@@ -24,16 +24,9 @@ from brainencode.datasets.responses import read_responses
 from brainencode.datasets.stimuli import read_stimuli
 from brainencode.encoders import noise_ceiling
 from brainencode.encoders.cross_validation import cross_validated_predictions
+from brainencode.encoders.metrics import pearson_r
 from brainencode.errors import BrainencodeError
 from brainencode.features.extract import extract_features, load_features
-
-
-def pearson_columns(y: np.ndarray, prediction: np.ndarray) -> np.ndarray:
-    """Pearson r of each column of ``prediction`` with the same column of ``y``."""
-    y = y - y.mean(0)
-    p = prediction - prediction.mean(0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (y * p).sum(0) / np.sqrt((y ** 2).sum(0) * (p ** 2).sum(0))
 
 
 def language_targets(paths: list[str | Path]) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -103,7 +96,7 @@ def language_variant(model: str, spec: dict, localizer_stimuli: str | Path, stim
         predictions[key], _, _ = cross_validated_predictions(
             X, Y.astype(np.float32), alphas, encoding["outer_folds"], encoding["inner_folds"],
             encoding["seed"], groups=groups, device=device)
-        r = pearson_columns(Y, predictions[key])
+        r = pearson_r(Y, predictions[key])
         condition_name, _, layer = key.partition(":")
         rows.append({"variant": name, "condition": condition_name, "layer": layer,
                      "n_units": X.shape[1], "r": float(np.nanmean(r)),

@@ -57,11 +57,6 @@ class Localizer:
                      selected=self.selected)
         path.with_suffix(".partial.npz").replace(path)
 
-    @classmethod
-    def load(cls, path: str | Path) -> Localizer:
-        with np.load(path) as f:
-            return cls(list(f["layers"]), [int(w) for w in f["widths"]], f["t"], f["selected"])
-
 
 def localizer_layers(names: list[str]) -> list[str]:
     """The layers that are searched: every block's output, not the input embeddings."""

@@ -18,8 +18,9 @@ import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
 
-from brainencode.analyses.alignment.comparisons import pearson_columns, subject_rdms
+from brainencode.analyses.alignment.comparisons import subject_rdms
 from brainencode.analyses.rsa import upper
+from brainencode.encoders.metrics import pearson_r
 
 
 def _variants(dirs: list[str | Path]) -> pd.DataFrame:
@@ -131,8 +132,8 @@ def language_summary(dirs: list[str | Path], n_boot: int, seed: int
                                            ("all units, best layer", f"layer__{best_layer}")]:
                         prediction = f[key]
                         scale = ceiling if np.isfinite(ceiling).any() else 1.0
-                        value = np.nanmean(pearson_columns(y, prediction) / scale)
-                        boot = [np.nanmean(pearson_columns(y[i], prediction[i]) / scale)
+                        value = np.nanmean(pearson_r(y, prediction) / scale)
+                        boot = [np.nanmean(pearson_r(y[i], prediction[i]) / scale)
                                 for i in index]
                         values, boots = per_condition.setdefault(condition, ([], []))
                         values.append(value)
