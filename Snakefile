@@ -28,6 +28,7 @@ include: "workflow/rules/features.smk"
 include: "workflow/rules/encoding.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/alignment.smk"
+include: "workflow/rules/captioning.smk"
 
 
 rule all:

@@ -112,7 +112,9 @@ def cmd_report(args: argparse.Namespace) -> None:
     from brainencode.reports.html import write_report
 
     write_report(args.config, [Path(p) for p in args.scores],
-                 [Path(p) for p in args.figures], Path(args.benchmarks), Path(args.out))
+                 [Path(p) for p in args.figures], Path(args.benchmarks), Path(args.out),
+                 [Path(p) for p in args.captioning], args.stimuli and Path(args.stimuli),
+                 args.bank and Path(args.bank))
 
 
 def cmd_alignment_localizer_stimuli(args: argparse.Namespace) -> None:
@@ -177,6 +179,109 @@ def add_alignment_verbs(verbs) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out-dir", required=True)
     p.set_defaults(func=cmd_alignment_summary)
+
+
+def cmd_captioning_bank(args: argparse.Namespace) -> None:
+    from brainencode.analyses.captioning.bank import write_bank
+
+    write_bank(args.captioning["bank"], args.stimuli, args.out_dir, args.image_size)
+
+
+def cmd_captioning_select(args: argparse.Namespace) -> None:
+    from brainencode.analyses.captioning.selection import select_images
+
+    select_images(args.responses, args.features, args.bank_features, args.bank, args.stimuli,
+                  args.captioning, args.encoding, args.out_dir)
+
+
+def cmd_captioning_caption_images(args: argparse.Namespace) -> None:
+    from brainencode.analyses.captioning.captioners import caption_images
+
+    caption_images(args.selection, args.stimuli, args.bank, args.captioning["captioner"],
+                   args.captioning["client"], args.cache_dir, args.device, args.out)
+
+
+def cmd_captioning_describe(args: argparse.Namespace) -> None:
+    from brainencode.analyses.captioning.describers import describe_voxels
+
+    describe_voxels(args.selection, args.image_captions, args.responses, args.captioning,
+                    args.embedder_spec, args.encoding, args.captioning["client"],
+                    args.cache_dir, args.out)
+
+
+def cmd_captioning_evaluate(args: argparse.Namespace) -> None:
+    from brainencode.analyses.captioning.evaluation import evaluate_captions
+
+    evaluate_captions(args.selection, args.image_captions, args.voxel_captions, args.responses,
+                      args.captioning, args.embedder_spec, args.out_dir)
+
+
+def cmd_captioning_gallery(args: argparse.Namespace) -> None:
+    from brainencode.reports.caption_gallery import gallery_figure
+
+    gallery_figure(args.selection, args.image_captions, args.voxel_captions, args.evaluation,
+                   args.stimuli, args.bank, args.out)
+
+
+def add_captioning_verbs(verbs) -> None:
+    """`brainencode captioning ...`: LLM-assisted voxel captioning (LaVCa), one verb per rule."""
+    captioning = verbs.add_parser("captioning", help="LLM-assisted voxel captioning (LaVCa): "
+                                  "top images, captions, voxel sentences, evaluation"
+                                  ).add_subparsers(dest="action", required=True)
+
+    def section(p, *names):
+        if "captioning" in names:
+            p.add_argument("--captioning", type=_json, required=True,
+                           help="the config's captioning section (JSON)")
+        if "encoding" in names:
+            p.add_argument("--encoding", type=_json, required=True,
+                           help="the config's encoding section (JSON)")
+        if "embedder" in names:
+            p.add_argument("--embedder-spec", type=_json, required=True,
+                           help="the models entry of captioning.embedder (JSON)")
+        if "cache" in names:
+            p.add_argument("--cache-dir", help="LLM and captioning-model answers, by request")
+
+    p = captioning.add_parser("bank", help="the image bank's stimuli table")
+    section(p, "captioning")
+    p.add_argument("--stimuli", required=True, help="the dataset's stimuli table")
+    p.add_argument("--image-size", type=int, default=224, help="demo bank image size")
+    p.add_argument("--out-dir", required=True)
+    p.set_defaults(func=cmd_captioning_bank)
+
+    p = captioning.add_parser("select", help="fit encoders, pick voxels, top and baseline "
+                              "images in the bank")
+    section(p, "captioning", "encoding")
+    for name in ("responses", "features", "bank-features", "bank", "stimuli", "out-dir"):
+        p.add_argument(f"--{name}", required=True)
+    p.set_defaults(func=cmd_captioning_select)
+
+    p = captioning.add_parser("caption-images", help="caption the images the voxels need")
+    section(p, "captioning", "cache")
+    for name in ("selection", "stimuli", "bank", "out"):
+        p.add_argument(f"--{name}", required=True)
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.set_defaults(func=cmd_captioning_caption_images)
+
+    p = captioning.add_parser("describe", help="keywords and one sentence per voxel")
+    section(p, "captioning", "encoding", "embedder", "cache")
+    for name in ("selection", "image-captions", "responses", "out"):
+        p.add_argument(f"--{name}", required=True)
+    p.set_defaults(func=cmd_captioning_describe)
+
+    p = captioning.add_parser("evaluate", help="Spearman of caption-predicted held-out "
+                              "responses vs shuffled captions and the BrainSCUBA-style baseline")
+    section(p, "captioning", "embedder")
+    for name in ("selection", "image-captions", "voxel-captions", "responses", "out-dir"):
+        p.add_argument(f"--{name}", required=True)
+    p.set_defaults(func=cmd_captioning_evaluate)
+
+    p = captioning.add_parser("gallery", help="per ROI: top images, their captions, the voxel "
+                              "caption and its score (PNG)")
+    for name in ("selection", "image-captions", "voxel-captions", "evaluation", "stimuli",
+                 "bank", "out"):
+        p.add_argument(f"--{name}", required=True)
+    p.set_defaults(func=cmd_captioning_gallery)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -251,6 +356,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_features_extract)
 
     add_alignment_verbs(verbs)
+    add_captioning_verbs(verbs)
 
     p = verbs.add_parser("encode", help="voxel-wise ridge for every layer of one model")
     p.add_argument("--responses", required=True)
@@ -281,6 +387,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scores", nargs="+", required=True)
     p.add_argument("--figures", nargs="+", required=True, help="per-subject figure folders")
     p.add_argument("--benchmarks", required=True, help="folder of Snakemake benchmark TSVs")
+    p.add_argument("--captioning", nargs="*", default=[],
+                   help="per-subject captioning folders (caption galleries)")
+    p.add_argument("--stimuli", help="the dataset's stimuli table (images of the galleries)")
+    p.add_argument("--bank", help="the captioning bank's stimuli table")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_report)
     return parser

@@ -62,6 +62,7 @@ def validate_config(config: dict, source: str = "config", schema_path: Path = SC
         error = max(errors, key=lambda e: len(e.absolute_path))
         raise BrainencodeError(f"{source}: {_describe(error)}")
     _check_references(config, source)
+    _check_captioning(config, source)
     return config
 
 
@@ -69,11 +70,33 @@ def _check_references(config: dict, source: str) -> None:
     models = config["models"]
     for i, roi in enumerate(config.get("demo", {}).get("rois", [])):
         driver = roi.get("driver")
-        if driver and driver["model"] not in models:
+        if driver and "model" in driver and driver["model"] not in models:
             raise BrainencodeError(
                 f"{source}: demo.rois.{i}.driver.model: expected one of the models "
                 f"{sorted(models)}, got {driver['model']!r}"
             )
+
+
+def _check_captioning(config: dict, source: str) -> None:
+    captioning = config.get("captioning")
+    if not captioning:
+        return
+    models = config["models"]
+    for key in ("model", "embedder"):
+        if captioning[key] not in models:
+            raise BrainencodeError(f"{source}: captioning.{key}: expected one of the models "
+                                   f"{sorted(models)}, got {captioning[key]!r}")
+    subjects = config["dataset"]["subjects"]
+    unknown = sorted(set(captioning.get("subjects", [])) - set(subjects))
+    if unknown:
+        raise BrainencodeError(f"{source}: captioning.subjects: expected dataset subjects "
+                               f"{subjects}, got {unknown[0]!r}")
+    bank = captioning["bank"]
+    needs = {"table": ["table"], "coco": ["images", "annotations"]}.get(bank["source"], [])
+    for key in needs:
+        if not bank.get(key):
+            raise BrainencodeError(f"{source}: captioning.bank.{key}: expected a value for "
+                                   f"source {bank['source']!r}")
 
 
 def load_config(path: str | Path) -> dict:

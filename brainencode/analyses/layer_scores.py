@@ -14,7 +14,7 @@ from tqdm import tqdm
 from brainencode.datasets.responses import Responses, read_responses
 from brainencode.datasets.stimuli import read_stimuli
 from brainencode.encoders import metrics, noise_ceiling, significance
-from brainencode.encoders.cross_validation import cross_validated_predictions
+from brainencode.encoders.cross_validation import alpha_grid, cross_validated_predictions
 from brainencode.encoders.ridge import invalid_targets, warn_invalid
 from brainencode.encoders.time_series import fir_design
 from brainencode.errors import BrainencodeError
@@ -111,8 +111,7 @@ def encode_model(responses_path: str | Path, features_dir: str | Path, model: st
 
         def design(layer: np.ndarray) -> np.ndarray:
             return layer
-    a = settings["alphas"]
-    alphas = np.logspace(a["min_exp"], a["max_exp"], a["n"])
+    alphas = alpha_grid(settings)
     invalid = invalid_targets(responses.data)
     warn_invalid(invalid, str(responses_path))
     Y = responses.data.astype(np.float32)

@@ -57,12 +57,14 @@ def _draw(shape: str, colour: tuple, size: float, place: tuple, background: tupl
     return image
 
 
-def make_demo_stimuli(out_dir: str | Path, n_stimuli: int, image_size: int, seed: int) -> Path:
+def make_demo_stimuli(out_dir: str | Path, n_stimuli: int, image_size: int, seed: int,
+                      prefix: str = "stim") -> Path:
     """Draw ``n_stimuli`` captioned images into ``out_dir/images`` and write ``stimuli.tsv``.
 
     Each image is one shape with a colour, size, place and background drawn at random; its
     caption names these five, but not the rotation, shade and distractors the image also shows,
-    so image and caption features overlap without being the same.
+    so image and caption features overlap without being the same. Ids are ``prefix`` + a
+    4-digit number.
     """
     out_dir = Path(out_dir)
     (out_dir / "images").mkdir(parents=True, exist_ok=True)
@@ -76,7 +78,7 @@ def make_demo_stimuli(out_dir: str | Path, n_stimuli: int, image_size: int, seed
         background = rng.choice(list(BACKGROUNDS))
         image = _draw(shape, COLOURS[colour], SIZES[size], PLACES[place], BACKGROUNDS[background],
                       image_size, rng)
-        stimulus_id = f"stim{i + 1:04d}"
+        stimulus_id = f"{prefix}{i + 1:04d}"
         relative = f"images/{stimulus_id}.png"
         image.save(out_dir / relative)
         rows.append({

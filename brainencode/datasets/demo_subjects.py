@@ -2,13 +2,15 @@
 
 Each ROI is a union of spheres at MNI coordinates, intersected with the MNI152 brain mask on a
 coarse grid. A driven ROI's voxels are random linear read-outs of one model layer's features
-(z-scored), scaled to the configured SNR; every other brain voxel is noise only. Each repeat
+(z-scored), or all respond to one concept (the stimuli whose caption names it), scaled to the
+configured SNR; every other brain voxel is noise only. Each repeat
 presents the stimuli in a new random order, as a real experiment would.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import nibabel as nib
@@ -64,10 +66,27 @@ def _zscore(x: np.ndarray) -> np.ndarray:
     return (x - x.mean(0)) / np.where(std > 0, std, 1.0)
 
 
+def concept_signal(stimuli_path: str | Path, concept: str, n_targets: int, where: str
+                   ) -> np.ndarray:
+    """[n_stimuli, n_targets] z-scored indicator of the stimuli whose caption has the word."""
+    table = read_stimuli(stimuli_path)
+    if "caption" not in table.columns:
+        raise BrainencodeError(f"{stimuli_path}: caption: a concept driver needs captions")
+    word = re.compile(rf"\b{re.escape(concept.lower())}\b")
+    present = np.array([bool(word.search(c.lower())) for c in table["caption"]], dtype=float)
+    if present.std() == 0:
+        raise BrainencodeError(f"{where}.driver.concept: {concept!r} is in "
+                               f"{'every' if present.all() else 'no'} caption of {stimuli_path}")
+    return np.repeat(_zscore(present)[:, None], n_targets, axis=1)
+
+
 def driver_signal(feature_dirs: dict[str, str | Path], driver: dict, ids: list[str],
                   n_targets: int, rng: np.random.Generator, stimuli_path: str | Path,
                   where: str) -> np.ndarray:
-    """[n_stimuli, n_targets] z-scored random linear read-outs of one layer's features."""
+    """[n_stimuli, n_targets] z-scored drive: random linear read-outs of one layer's features,
+    or, for a ``concept`` driver, the presence of that word in each stimulus' caption."""
+    if "concept" in driver:
+        return concept_signal(stimuli_path, driver["concept"], n_targets, where)
     meta, layers = load_features(feature_dirs[driver["model"]])
     if meta["stimulus_ids"] != ids:
         raise BrainencodeError(f"{feature_dirs[driver['model']]}: stimulus_ids: expected "

@@ -9,6 +9,13 @@ from brainencode.encoders.ridge import RidgeCV
 from brainencode.errors import BrainencodeError
 
 
+def alpha_grid(encoding: dict) -> np.ndarray:
+    """The ridge penalties of the config's ``encoding.alphas``: n values log-spaced between
+    10^min_exp and 10^max_exp."""
+    a = encoding["alphas"]
+    return np.logspace(a["min_exp"], a["max_exp"], a["n"])
+
+
 def standardize(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """z-score columns with the training fold's mean and std (constant columns only centred)."""
     mean = train.mean(0)

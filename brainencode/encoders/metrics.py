@@ -14,6 +14,14 @@ def pearson_r(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
         return np.where(denominator > 0, (yt * yp).sum(0) / denominator, np.nan)
 
 
+def spearman_r(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    """Spearman rank correlation per column: the Pearson r of the ranks (ties get their mean
+    rank), as ``scipy.stats.spearmanr``; NaN where either column is constant."""
+    from scipy.stats import rankdata
+
+    return pearson_r(rankdata(y_true, axis=0), rankdata(y_pred, axis=0))
+
+
 def r2_score(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
     """Coefficient of determination per target, 1 - SS_res / SS_tot (as scikit-learn's
     ``r2_score(..., multioutput='raw_values')``); NaN for constant targets."""

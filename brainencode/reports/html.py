@@ -53,9 +53,37 @@ def _timings(benchmark_dir: Path) -> list[dict]:
     return rows
 
 
+def _captioning(captioning_dirs: list[Path], stimuli: Path | None, bank: Path | None
+                ) -> list[dict]:
+    """Per captioned subject: the evaluation summary and, per ROI, its best-captioned voxels
+    with their top images inlined as small JPEGs."""
+    from brainencode.analyses.captioning.captioners import image_data_url
+    from brainencode.reports.caption_gallery import gallery_voxels, score_line
+
+    subjects = []
+    for folder in captioning_dirs:
+        voxels = gallery_voxels(folder / "selection", folder / "image_captions.tsv",
+                                folder / "voxel_captions.tsv", folder / "evaluation.tsv",
+                                stimuli, bank, per_roi=2)
+        summary = pd.read_csv(folder / "summary.tsv", sep="\t")
+        subjects.append({
+            "name": folder.name,
+            "summary": summary.to_dict("records"),
+            "describer": voxels[0].describer if voxels else "",
+            "voxels": [{"roi": v.roi, "target": v.target, "caption": v.caption,
+                        "keywords": v.keywords, "llm": v.llm, "scores": score_line(v.scores),
+                        "images": [{"id": sid, "src": image_data_url(path, 160),
+                                    "caption": caption} for sid, path, caption in v.images]}
+                       for v in voxels]})
+    return subjects
+
+
 def write_report(config: dict, score_paths: list[Path], figure_dirs: list[Path],
-                 benchmark_dir: Path, out_path: Path) -> None:
-    """Render index.html from the gathered scores, the per-subject figures and job timings."""
+                 benchmark_dir: Path, out_path: Path, captioning_dirs: list[Path] = (),
+                 captioning_stimuli: Path | None = None, captioning_bank: Path | None = None
+                 ) -> None:
+    """Render index.html from the gathered scores, the per-subject figures, job timings and
+    the caption galleries (when the captioning stage ran)."""
     scores = pd.concat([pd.read_csv(p, sep="\t") for p in score_paths], ignore_index=True)
     best = _best_layers(scores)
     subjects = []
@@ -74,6 +102,8 @@ def write_report(config: dict, score_paths: list[Path], figure_dirs: list[Path],
         best=best.to_dict("records"),
         versions=_versions(),
         timings=_timings(benchmark_dir),
+        captioning=_captioning([Path(d) for d in captioning_dirs], captioning_stimuli,
+                               captioning_bank),
     )
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(html)

@@ -61,7 +61,8 @@ def subject_inputs(wildcards):
 
 def driver_models():
     """Models whose features drive the demo's simulated ROIs."""
-    return sorted({r["driver"]["model"] for r in config["demo"]["rois"] if "driver" in r})
+    return sorted({r["driver"]["model"] for r in config["demo"]["rois"]
+                   if "model" in r.get("driver", {})})
 
 
 # The alignment stage (workflow/rules/alignment.smk): variants of each model, data files.
@@ -106,3 +107,18 @@ def alignment_outputs():
     if not ALIGNMENT_SIDES:
         return []
     return [f"{RESULTS}/alignment/summary/summary.tsv"]
+
+
+# The captioning stage (workflow/rules/captioning.smk): LaVCa voxel captions.
+CAPTIONING = config.get("captioning", {})
+CAPTIONING_SUBJECTS = CAPTIONING.get("subjects", DATASET["subjects"]) if CAPTIONING else []
+
+
+def captioning_dirs():
+    return [f"{RESULTS}/captioning/{s}" for s in CAPTIONING_SUBJECTS]
+
+
+def captioning_outputs():
+    """What the report reads of the stage: per subject its tables and gallery."""
+    return [f"{d}/{name}" for d in captioning_dirs()
+            for name in ("summary.tsv", "gallery.png")]

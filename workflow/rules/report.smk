@@ -42,17 +42,22 @@ rule report:
     input:
         scores=expand(f"{RESULTS}/encoding/{{subject}}/scores.tsv", subject=SUBJECTS),
         figures=expand(f"{RESULTS}/figures/{{subject}}/brain_best_r.png", subject=SUBJECTS),
+        captioning=captioning_outputs(),
+        stimuli=stimuli_table(),
     output:
         f"{RESULTS}/report/index.html",
     params:
         config=lambda wc: as_json(config),  # a lambda: {subject} in paths is not a wildcard
         figure_dirs=" ".join(f"{RESULTS}/figures/{s}" for s in SUBJECTS),
         benchmarks=f"{RESULTS}/benchmarks",
+        captioning=" ".join(captioning_dirs()),
+        bank=f"--bank {RESULTS}/captioning/bank/stimuli.tsv" if CAPTIONING else "",
     log:
         f"{RESULTS}/logs/report.log",
     conda:
         "../envs/brainencode.yaml"
     shell:
         "brainencode report --config {params.config} --scores {input.scores} "
-        "--figures {params.figure_dirs} --benchmarks {params.benchmarks} --out {output} "
+        "--figures {params.figure_dirs} --benchmarks {params.benchmarks} "
+        "--captioning {params.captioning} --stimuli {input.stimuli} {params.bank} --out {output} "
         "> {log} 2>&1"

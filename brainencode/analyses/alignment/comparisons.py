@@ -23,7 +23,7 @@ from brainencode.datasets.rdms import read_rdms
 from brainencode.datasets.responses import read_responses
 from brainencode.datasets.stimuli import read_stimuli
 from brainencode.encoders import noise_ceiling
-from brainencode.encoders.cross_validation import cross_validated_predictions
+from brainencode.encoders.cross_validation import alpha_grid, cross_validated_predictions
 from brainencode.encoders.metrics import pearson_r
 from brainencode.errors import BrainencodeError
 from brainencode.features.extract import extract_features, load_features
@@ -89,8 +89,7 @@ def language_variant(model: str, spec: dict, localizer_stimuli: str | Path, stim
                                         np.sort(rng.choice(n_units, len(localizer.selected),
                                                            replace=False)))}
     designs |= {f"layer:{layer}": layers[layer] for layer in meta["layers"]}
-    a = encoding["alphas"]
-    alphas = np.logspace(a["min_exp"], a["max_exp"], a["n"])
+    alphas = alpha_grid(encoding)
     predictions, rows = {}, []
     for key, X in designs.items():
         predictions[key], _, _ = cross_validated_predictions(

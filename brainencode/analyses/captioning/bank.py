@@ -1,0 +1,87 @@
+"""The image bank searched for each voxel's most activating images (LaVCa step 1).
+
+A bank is a stimuli table of images, with ``caption`` and, when a dataset ships several per
+image, all of them in ``captions`` joined by " | " (as the nsd format writes). Sources: images
+drawn like the demo's (``demo``), the dataset's own stimuli (``dataset``; held-out test stimuli
+are left out later), a user's stimuli table (``table``), or COCO images with their caption
+annotations (``coco``, e.g. COCO-MINI or the images of NSD).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from brainencode.datasets.demo_stimuli import make_demo_stimuli
+from brainencode.datasets.nsd import coco_captions
+from brainencode.datasets.stimuli import read_stimuli, write_stimuli_table
+from brainencode.errors import BrainencodeError
+
+CAPTION_SEPARATOR = " | "
+
+
+def coco_bank(images: list[str], annotations: list[str]) -> pd.DataFrame:
+    """Every image named in the annotation files and found in the image folders, with its
+    captions; images without captions are left out (COCO-MINI's val2017 has 80 of them)."""
+    files: dict[int, str] = {}
+    for name in annotations:
+        try:
+            entries = json.loads(Path(name).read_text())["images"]
+        except (OSError, ValueError, KeyError) as exc:
+            raise BrainencodeError(f"{name}: captioning.bank.annotations: expected a COCO "
+                                   f"captions JSON with 'images' ({exc})") from None
+        files.update({int(e["id"]): e["file_name"] for e in entries})
+    captions = coco_captions(annotations)
+    found = {p.name: p.resolve() for folder in images for p in Path(folder).rglob("*.jpg")}
+    rows = [{"stimulus_id": f"coco{image_id:012d}", "modality": "image",
+             "path": str(found[files[image_id]]), "caption": texts[0],
+             "captions": CAPTION_SEPARATOR.join(texts)}
+            for image_id, texts in sorted(captions.items())
+            if image_id in files and files[image_id] in found]
+    if not rows:
+        raise BrainencodeError(f"captioning.bank: no image of {annotations} was found under "
+                               f"{images}")
+    return pd.DataFrame(rows)
+
+
+def _check_ids(bank: pd.DataFrame, dataset: pd.DataFrame, dataset_stimuli: str | Path) -> None:
+    """A bank id that is also a dataset id must be the same image file."""
+    paths = dict(zip(dataset["stimulus_id"], dataset.get("path", dataset["stimulus_id"]),
+                     strict=True))
+    for sid, path in zip(bank["stimulus_id"], bank["path"], strict=True):
+        if sid in paths and paths[sid] != path:
+            raise BrainencodeError(f"captioning.bank: stimulus_id {sid!r} names another image in "
+                                   f"{dataset_stimuli}; bank ids must differ from the dataset's")
+
+
+def write_bank(bank: dict, dataset_stimuli: str | Path, out_dir: str | Path,
+               image_size: int = 224) -> Path:
+    """Write ``out_dir/stimuli.tsv`` (and the drawn images for a demo bank)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    source = bank["source"]
+    if source == "demo":
+        return make_demo_stimuli(out_dir, bank["n_images"], image_size, bank["seed"], "bank")
+    if source == "coco":
+        table = coco_bank(bank["images"], bank["annotations"])
+    else:
+        table = read_stimuli(dataset_stimuli if source == "dataset" else bank["table"])
+        table = table[table["modality"] == "image"]
+        if table.empty:
+            raise BrainencodeError(f"captioning.bank: {source}: expected image stimuli")
+    if source != "dataset":
+        _check_ids(table, read_stimuli(dataset_stimuli), dataset_stimuli)
+    out = out_dir / "stimuli.tsv"
+    write_stimuli_table(table, out)
+    return out
+
+
+def bank_captions(table: pd.DataFrame) -> dict[str, list[str]]:
+    """stimulus_id -> the captions a table ships (``captions``, else ``caption``)."""
+    column = "captions" if "captions" in table.columns else "caption"
+    if column not in table.columns:
+        return {}
+    return {sid: [c.strip() for c in text.split(CAPTION_SEPARATOR) if c.strip()]
+            for sid, text in zip(table["stimulus_id"], table[column], strict=True) if text}

@@ -1,0 +1,202 @@
+"""LaVCa step 2: captions of images, from the dataset, a local model, or a vision endpoint.
+
+Every captioner maps {stimulus_id: image path} to {stimulus_id: [captions]}. The dataset
+captioner returns every caption the tables ship (COCO and NSD have five per image); the model
+captioners return one.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+from pathlib import Path
+
+import pandas as pd
+import torch
+from PIL import Image
+from tqdm import tqdm
+
+from brainencode.analyses.captioning.bank import bank_captions
+from brainencode.analyses.captioning.llm_client import ChatClient
+from brainencode.analyses.captioning.prompts import load_prompt
+from brainencode.datasets.stimuli import read_stimuli
+from brainencode.errors import BrainencodeError
+from brainencode.features.registry import offline
+
+
+class DatasetCaptioner:
+    """The captions shipped in the stimuli tables (``captions`` or ``caption`` columns)."""
+
+    name = "dataset captions"
+
+    def __init__(self, tables: list[str | Path]):
+        self.tables = [str(t) for t in tables]
+        self.captions: dict[str, list[str]] = {}
+        for table in tables:
+            self.captions |= bank_captions(read_stimuli(table))
+
+    def __call__(self, images: dict[str, str]) -> dict[str, list[str]]:
+        missing = [sid for sid in images if not self.captions.get(sid)]
+        if missing:
+            raise BrainencodeError(f"{' and '.join(self.tables)}: caption: expected a caption "
+                                   f"for {missing[0]!r} ({len(missing)} images have none); "
+                                   "set captioning.captioner.kind to transformers or openai")
+        return {sid: self.captions[sid] for sid in images}
+
+
+def image_data_url(path: str, max_side: int = 512) -> str:
+    """The image as a base64 JPEG data URL, downscaled to ``max_side`` pixels."""
+    image = Image.open(path).convert("RGB")
+    image.thumbnail((max_side, max_side))
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=90)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+class EndpointCaptioner:
+    """A vision-language model behind an OpenAI-compatible chat endpoint: the prompt's user
+    text plus the image as an ``image_url`` content part."""
+
+    def __init__(self, client: ChatClient, prompt: str, params: dict):
+        self.client = client
+        self.prompt = load_prompt(prompt)
+        self.params = params
+        self.name = f"{client.model} via {client.url} (prompt {self.prompt.name})"
+
+    def __call__(self, images: dict[str, str]) -> dict[str, list[str]]:
+        captions = {}
+        for sid, path in tqdm(images.items(), desc="captioning images", mininterval=5):
+            messages = self.prompt.render()
+            messages[-1]["content"] = [{"type": "text", "text": messages[-1]["content"]},
+                                       {"type": "image_url",
+                                        "image_url": {"url": image_data_url(path)}}]
+            captions[sid] = [" ".join(self.client.complete(messages, **self.params).split())]
+        return captions
+
+
+class TransformersCaptioner:
+    """A local image-to-text model (BLIP, GIT, a ViT-GPT2 VisionEncoderDecoder, ...) from a
+    folder or the Hugging Face cache, never downloaded; greedy decoding. Captions are cached
+    on disk by (model folder, image bytes, max_new_tokens)."""
+
+    def __init__(self, path: str, max_new_tokens: int, device: str, cache_dir: str | None,
+                 batch_size: int = 8):
+        from transformers import AutoModelForImageTextToText
+
+        offline()
+        self.path = path
+        try:
+            self.model = AutoModelForImageTextToText.from_pretrained(path, local_files_only=True)
+        except (OSError, ValueError) as exc:
+            raise BrainencodeError(f"captioning.captioner.path: {path}: expected a local "
+                                   f"image-to-text model folder ({exc})") from None
+        self.processor, self.tokenizer = _processor(path)
+        self.device = torch.device(("cuda" if torch.cuda.is_available() else "cpu")
+                                   if device == "auto" else device)
+        self.model.to(self.device).eval()
+        self.max_new_tokens = max_new_tokens
+        self.cache_dir = Path(cache_dir) if cache_dir else None
+        self.batch_size = batch_size
+        self.name = f"{Path(path).name} (local transformers model)"
+
+    def _key(self, path: str) -> str:
+        text = json.dumps([str(Path(self.path).resolve()), self.max_new_tokens])
+        return hashlib.sha256(text.encode() + Path(path).read_bytes()).hexdigest()
+
+    def __call__(self, images: dict[str, str]) -> dict[str, list[str]]:
+        captions, todo = {}, []
+        for sid, path in images.items():
+            cached = self.cache_dir / f"{self._key(path)}.txt" if self.cache_dir else None
+            if cached is not None and cached.is_file():
+                captions[sid] = [cached.read_text()]
+            else:
+                todo.append(sid)
+        for start in tqdm(range(0, len(todo), self.batch_size), desc="captioning images",
+                          mininterval=5):
+            batch = todo[start:start + self.batch_size]
+            pixels = self.processor(images=[Image.open(images[s]).convert("RGB") for s in batch],
+                                    return_tensors="pt")
+            with torch.inference_mode():
+                tokens = self.model.generate(**pixels.to(self.device),
+                                             max_new_tokens=self.max_new_tokens, do_sample=False)
+            for sid, text in zip(batch, self.tokenizer.batch_decode(
+                    tokens, skip_special_tokens=True), strict=True):
+                captions[sid] = [" ".join(text.split())]
+                if self.cache_dir is not None:
+                    self.cache_dir.mkdir(parents=True, exist_ok=True)
+                    (self.cache_dir / f"{self._key(images[sid])}.txt").write_text(
+                        captions[sid][0])
+        return captions
+
+
+def _processor(path: str):
+    """(image processor, tokenizer) of a model folder: its AutoProcessor when it has one, else
+    its image processor and tokenizer."""
+    from transformers import AutoImageProcessor, AutoProcessor, AutoTokenizer
+
+    try:
+        processor = AutoProcessor.from_pretrained(path, local_files_only=True)
+        if hasattr(processor, "image_processor") and hasattr(processor, "tokenizer"):
+            return processor, processor.tokenizer
+    except (OSError, ValueError, TypeError):
+        pass
+    try:
+        return (AutoImageProcessor.from_pretrained(path, local_files_only=True),
+                AutoTokenizer.from_pretrained(path, local_files_only=True))
+    except (OSError, ValueError) as exc:
+        raise BrainencodeError(f"captioning.captioner.path: {path}: expected an image processor "
+                               f"and a tokenizer in the folder ({exc})") from None
+
+
+def build_captioner(captioner: dict, tables: list[str | Path], client_settings: dict,
+                    cache_dir: str | None, device: str):
+    """The captioner the config's ``captioning.captioner`` section names."""
+    kind = captioner["kind"]
+    if kind == "dataset":
+        return DatasetCaptioner(tables)
+    if kind == "transformers":
+        if "path" not in captioner:
+            raise BrainencodeError("captioning.captioner.path: expected the folder of a local "
+                                   "image-to-text model (kind transformers)")
+        return TransformersCaptioner(captioner["path"], captioner["max_new_tokens"], device,
+                                     cache_dir and f"{cache_dir}/captions")
+    for key in ("url", "model"):
+        if key not in captioner:
+            raise BrainencodeError(f"captioning.captioner.{key}: expected a value (kind openai)")
+    client = ChatClient(captioner["url"], captioner["model"], captioner["api_key_env"],
+                        cache_dir, where="captioning.captioner", **client_settings)
+    return EndpointCaptioner(client, captioner["prompt"],
+                             {"temperature": captioner["temperature"],
+                              "max_tokens": captioner["max_new_tokens"]})
+
+
+def caption_images(selection_dir: str | Path, stimuli_path: str | Path,
+                   bank_stimuli: str | Path, captioner: dict, client_settings: dict,
+                   cache_dir: str | None, device: str, out: str | Path) -> pd.DataFrame:
+    """Caption every image the later steps need: each voxel's top and baseline images, and the
+    dataset's stimuli (train: keyword weighting; test: evaluation)."""
+    selection_dir = Path(selection_dir)
+    needed = set(pd.read_csv(selection_dir / "top_images.tsv", sep="\t")["stimulus_id"])
+    needed |= set(pd.read_csv(selection_dir / "baseline.tsv", sep="\t")["stimulus_id"])
+    needed |= set(pd.read_csv(selection_dir / "split.tsv", sep="\t")["stimulus_id"])
+    paths = {}
+    for table in (read_stimuli(stimuli_path), read_stimuli(bank_stimuli)):
+        if "path" in table.columns:
+            paths |= dict(zip(table["stimulus_id"], table["path"], strict=True))
+    missing = sorted(needed - set(paths))
+    if missing:
+        raise BrainencodeError(f"{stimuli_path}: path: expected an image for {missing[0]!r}; "
+                               "captioning needs image stimuli")
+    images = {sid: paths[sid] for sid in sorted(needed)}
+    model = build_captioner(captioner, [stimuli_path, bank_stimuli], client_settings, cache_dir,
+                            device)
+    captions = model(images)
+    table = pd.DataFrame([{"stimulus_id": sid, "caption": text, "captioner": model.name}
+                          for sid in images for text in captions[sid]])
+    out = Path(out)
+    tmp = out.with_suffix(".partial")
+    table.to_csv(tmp, sep="\t", index=False)
+    tmp.replace(out)
+    return table

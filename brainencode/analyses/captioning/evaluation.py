@@ -1,0 +1,104 @@
+"""LaVCa step 4: does a voxel's caption predict its responses to held-out images?
+
+Sentence-level evaluation as in LaVCa (Matsuyama et al. 2025, section 4.2): each held-out
+test image is represented by the sentence embedding of its captions, the voxel's caption by
+its own; their cosine similarities are the caption's predicted responses, scored by the
+Spearman correlation with the measured responses over the test images. Controls: the same with
+the captions shuffled across voxels (a derangement, averaged over ``n_shuffles``), the
+BrainSCUBA-style baseline caption, and, as the reference a caption tries to approach, the
+voxel's encoder itself (its predicted test responses).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.stats import wilcoxon
+
+from brainencode.analyses.captioning.describers import caption_embeddings, captions_by_image
+from brainencode.analyses.captioning.embedding import SentenceEmbedder
+from brainencode.analyses.captioning.selection import row_indices
+from brainencode.datasets.responses import read_responses
+from brainencode.encoders.metrics import spearman_r
+from brainencode.errors import BrainencodeError
+
+METHODS = ("lavca", "shuffled", "brainscuba", "encoder")
+
+
+def derangement(n: int, rng: np.random.Generator) -> np.ndarray:
+    """A random permutation with no fixed point (n >= 2)."""
+    while True:
+        order = rng.permutation(n)
+        if not (order == np.arange(n)).any():
+            return order
+
+
+def summarize(scores: pd.DataFrame) -> pd.DataFrame:
+    """Per ROI (and 'all'), mean and s.e.m. of each method's Spearman, with the one-sided
+    Wilcoxon signed-rank p of LaVCa > shuffled and LaVCa > BrainSCUBA over voxels."""
+    rows = []
+    wide = scores.pivot(index=["target", "roi"], columns="method", values="spearman")
+    for roi, part in [("all", wide), *wide.groupby(level="roi")]:
+        for method in METHODS:
+            values = part[method].dropna()
+            row = {"roi": roi, "method": method, "mean": values.mean(),
+                   "sem": values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1
+                   else np.nan, "n_voxels": len(values), "p_vs_lavca": np.nan}
+            if method in ("shuffled", "brainscuba"):
+                pair = part[["lavca", method]].dropna()
+                difference = pair["lavca"] - pair[method]
+                if len(pair) >= 5 and (difference != 0).any():
+                    row["p_vs_lavca"] = wilcoxon(difference, alternative="greater").pvalue
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def evaluate_captions(selection_dir: str | Path, image_captions: str | Path,
+                      voxel_captions: str | Path, responses_path: str | Path,
+                      captioning: dict, embedder_spec: dict, out_dir: str | Path
+                      ) -> pd.DataFrame:
+    """Write evaluation.tsv (per voxel and method) and summary.tsv (per ROI and method)."""
+    selection_dir, out_dir = Path(selection_dir), Path(out_dir)
+    split = pd.read_csv(selection_dir / "split.tsv", sep="\t", dtype=str)
+    test_ids = list(split.loc[split["split"] == "test", "stimulus_id"])
+    voxels = pd.read_csv(voxel_captions, sep="\t", keep_default_na=False)
+    model = np.load(selection_dir / "model.npz")
+    if list(model["targets"]) != list(voxels["target"]):
+        raise BrainencodeError(f"{voxel_captions}: target: expected the voxels of "
+                               f"{selection_dir / 'voxels.tsv'}, in order")
+    responses = read_responses(responses_path)
+    rows = row_indices(responses.stimulus_ids, test_ids, str(responses_path))
+    Y = responses.data[rows][:, voxels["target"]].astype(np.float64)
+
+    embed = SentenceEmbedder(embedder_spec, captioning["embedder"])
+    test = caption_embeddings(embed, captions_by_image(image_captions), test_ids)
+    lavca = embed(list(voxels["caption"]))
+    scores = {"lavca": spearman_r(Y, test @ lavca.T),
+              "brainscuba": spearman_r(Y, test @ embed(list(voxels["baseline_caption"])).T),
+              "encoder": spearman_r(Y, model["test_prediction"])}
+    rng = np.random.default_rng(captioning["seed"])
+    if len(voxels) >= 2:
+        scores["shuffled"] = np.mean([
+            spearman_r(Y, test @ lavca[derangement(len(voxels), rng)].T)
+            for _ in range(captioning["n_shuffles"])], axis=0)
+    else:
+        scores["shuffled"] = np.full(len(voxels), np.nan)
+    table = pd.DataFrame([{"subject": responses.subject, "target": t, "roi": roi,
+                           "method": method, "spearman": float(scores[method][v])}
+                          for method in METHODS
+                          for v, (t, roi) in enumerate(zip(voxels["target"], voxels["roi"],
+                                                           strict=True))])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out_dir / "evaluation.tsv", sep="\t", index=False)
+    summary = summarize(table)
+    summary.insert(0, "subject", responses.subject)
+    summary.to_csv(out_dir / "summary.tsv", sep="\t", index=False)
+    (out_dir / "evaluation.json").write_text(json.dumps({
+        "describer": voxels["describer"].iloc[0] if len(voxels) else "",
+        "llm": str(voxels["llm"].iloc[0]) == "True" if len(voxels) else False,
+        "n_test": len(test_ids), "n_shuffles": captioning["n_shuffles"],
+        "embedder": captioning["embedder"]}, indent=1))
+    return summary

@@ -1,0 +1,170 @@
+# Voxel captioning (LaVCa): bank -> top images per voxel -> captions -> one sentence per voxel
+# -> evaluation on held-out stimuli -> gallery. Runs when the config has a captioning section.
+
+CAPTION_DIR = f"{RESULTS}/captioning/{{subject}}"
+
+
+rule captioning_bank:
+    input:
+        stimuli=stimuli_table(),
+    output:
+        f"{RESULTS}/captioning/bank/stimuli.tsv",
+    params:
+        captioning=lambda wc: as_json(CAPTIONING),
+        image_size=config["demo"]["image_size"],
+        out_dir=lambda wc, output: os.path.dirname(output[0]),
+    log:
+        f"{RESULTS}/logs/captioning/bank.log",
+    conda:
+        "../envs/brainencode.yaml"
+    shell:
+        "brainencode captioning bank --captioning {params.captioning} --stimuli {input.stimuli} "
+        "--image-size {params.image_size} --out-dir {params.out_dir} > {log} 2>&1"
+
+
+rule captioning_bank_features:
+    input:
+        stimuli=f"{RESULTS}/captioning/bank/stimuli.tsv",
+    output:
+        directory(f"{RESULTS}/captioning/bank/features/{{model}}"),
+    params:
+        spec=lambda wc: as_json(config["models"][wc.model]),
+        cache=f"{RESULTS}/cache/features",
+        device=config["encoding"]["device"],
+    log:
+        f"{RESULTS}/logs/captioning/bank_features/{{model}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/captioning/bank_features/{{model}}.tsv"
+    threads: 2
+    conda:
+        "../envs/brainencode.yaml"
+    shell:
+        "brainencode features extract --stimuli {input.stimuli} --spec {params.spec} "
+        "--name {wildcards.model} --out-dir {output} --cache-dir {params.cache} "
+        "--device {params.device} > {log} 2>&1"
+
+
+rule captioning_select:
+    input:
+        responses=f"{RESULTS}/responses/{{subject}}.h5",
+        features=lambda wc: f"{RESULTS}/features/{CAPTIONING['model']}",
+        bank_features=lambda wc: f"{RESULTS}/captioning/bank/features/{CAPTIONING['model']}",
+        bank=f"{RESULTS}/captioning/bank/stimuli.tsv",
+        stimuli=stimuli_table(),
+    output:
+        directory(f"{CAPTION_DIR}/selection"),
+    params:
+        captioning=lambda wc: as_json(CAPTIONING),
+        encoding=as_json(config["encoding"]),
+    log:
+        f"{RESULTS}/logs/captioning/{{subject}}/select.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/captioning/{{subject}}/select.tsv"
+    threads: 2
+    conda:
+        "../envs/brainencode.yaml"
+    shell:
+        "brainencode captioning select --responses {input.responses} "
+        "--features {input.features} --bank-features {input.bank_features} "
+        "--bank {input.bank} --stimuli {input.stimuli} --captioning {params.captioning} "
+        "--encoding {params.encoding} --out-dir {output} > {log} 2>&1"
+
+
+rule captioning_caption_images:
+    input:
+        selection=f"{CAPTION_DIR}/selection",
+        bank=f"{RESULTS}/captioning/bank/stimuli.tsv",
+        stimuli=stimuli_table(),
+    output:
+        f"{CAPTION_DIR}/image_captions.tsv",
+    params:
+        captioning=lambda wc: as_json(CAPTIONING),
+        cache=f"{RESULTS}/cache/llm",
+        device=config["encoding"]["device"],
+    log:
+        f"{RESULTS}/logs/captioning/{{subject}}/caption_images.log",
+    conda:
+        "../envs/brainencode.yaml"
+    shell:
+        "brainencode captioning caption-images --selection {input.selection} "
+        "--stimuli {input.stimuli} --bank {input.bank} --captioning {params.captioning} "
+        "--cache-dir {params.cache} --device {params.device} --out {output} > {log} 2>&1"
+
+
+rule captioning_describe:
+    input:
+        selection=f"{CAPTION_DIR}/selection",
+        image_captions=f"{CAPTION_DIR}/image_captions.tsv",
+        responses=f"{RESULTS}/responses/{{subject}}.h5",
+    output:
+        f"{CAPTION_DIR}/voxel_captions.tsv",
+    params:
+        captioning=lambda wc: as_json(CAPTIONING),
+        encoding=as_json(config["encoding"]),
+        embedder=lambda wc: as_json(config["models"][CAPTIONING["embedder"]]),
+        cache=f"{RESULTS}/cache/llm",
+    log:
+        f"{RESULTS}/logs/captioning/{{subject}}/describe.log",
+    conda:
+        "../envs/brainencode.yaml"
+    shell:
+        "brainencode captioning describe --selection {input.selection} "
+        "--image-captions {input.image_captions} --responses {input.responses} "
+        "--captioning {params.captioning} --encoding {params.encoding} "
+        "--embedder-spec {params.embedder} --cache-dir {params.cache} --out {output} "
+        "> {log} 2>&1"
+
+
+rule captioning_evaluate:
+    input:
+        selection=f"{CAPTION_DIR}/selection",
+        image_captions=f"{CAPTION_DIR}/image_captions.tsv",
+        voxel_captions=f"{CAPTION_DIR}/voxel_captions.tsv",
+        responses=f"{RESULTS}/responses/{{subject}}.h5",
+    output:
+        evaluation=f"{CAPTION_DIR}/evaluation.tsv",
+        summary=report(
+            f"{CAPTION_DIR}/summary.tsv",
+            caption="../report/caption_summary.rst",
+            category="Captioning",
+            subcategory="{subject}",
+        ),
+    params:
+        captioning=lambda wc: as_json(CAPTIONING),
+        embedder=lambda wc: as_json(config["models"][CAPTIONING["embedder"]]),
+        out_dir=lambda wc, output: os.path.dirname(output.summary),
+    log:
+        f"{RESULTS}/logs/captioning/{{subject}}/evaluate.log",
+    conda:
+        "../envs/brainencode.yaml"
+    shell:
+        "brainencode captioning evaluate --selection {input.selection} "
+        "--image-captions {input.image_captions} --voxel-captions {input.voxel_captions} "
+        "--responses {input.responses} --captioning {params.captioning} "
+        "--embedder-spec {params.embedder} --out-dir {params.out_dir} > {log} 2>&1"
+
+
+rule captioning_gallery:
+    input:
+        selection=f"{CAPTION_DIR}/selection",
+        image_captions=f"{CAPTION_DIR}/image_captions.tsv",
+        voxel_captions=f"{CAPTION_DIR}/voxel_captions.tsv",
+        evaluation=f"{CAPTION_DIR}/evaluation.tsv",
+        bank=f"{RESULTS}/captioning/bank/stimuli.tsv",
+        stimuli=stimuli_table(),
+    output:
+        report(
+            f"{CAPTION_DIR}/gallery.png",
+            caption="../report/caption_gallery.rst",
+            category="Captioning",
+            subcategory="{subject}",
+        ),
+    log:
+        f"{RESULTS}/logs/captioning/{{subject}}/gallery.log",
+    conda:
+        "../envs/brainencode.yaml"
+    shell:
+        "brainencode captioning gallery --selection {input.selection} "
+        "--image-captions {input.image_captions} --voxel-captions {input.voxel_captions} "
+        "--evaluation {input.evaluation} --stimuli {input.stimuli} --bank {input.bank} "
+        "--out {output} > {log} 2>&1"
