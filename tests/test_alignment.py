@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,16 +19,7 @@ from brainencode.analyses.alignment.localizer_stimuli import (
 from brainencode.analyses.alignment.summary import rsa_ceiling
 from brainencode.errors import BrainencodeError
 from brainencode.features.extract import extract_features, load_features
-from tests.conftest import REPO
-
-SHARED = REPO.parent / "shared" / "data"
-
-
-def shared(name: str) -> Path:
-    path = SHARED / name
-    if not path.is_dir():
-        pytest.skip(f"{path} is not here (real data from ../shared/data)")
-    return path
+from tests.conftest import REPO, shared
 
 
 def test_welch_t_matches_scipy_and_unit_counts():

@@ -46,6 +46,12 @@ def test_example_configs_are_valid_and_plan_a_job_per_model(path, env):
     (lambda c: c["models"]["minilm"].update(layers=3), "unknown key 'layers' at models.minilm"),
     (lambda c: c["demo"]["rois"][0]["driver"].update(model="clip"),
      "demo.rois.0.driver.model: expected one of the models"),
+    (lambda c: c["captioning"].update(model="clip"),
+     "captioning.model: expected one of the models"),
+    (lambda c: c["captioning"]["bank"].update(source="table"),
+     "captioning.bank.table: expected a value for source 'table'"),
+    (lambda c: c["captioning"]["describer"].update(kind="gpt"),
+     "captioning.describer.kind: expected one of"),
 ])
 def test_bad_config_is_one_line_naming_the_key(edit, expected):
     config = _demo_config()

@@ -18,15 +18,7 @@ from brainencode.cli import main
 from brainencode.datasets.formats import load_responses, write_stimuli
 from brainencode.datasets.responses import read_responses
 from brainencode.datasets.stimuli import read_stimuli
-
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-
-
-def shared(name: str) -> Path:
-    path = SHARED / name
-    if not path.is_dir():
-        pytest.skip(f"{path} is not here (real data from ../shared/data)")
-    return path
+from tests.conftest import shared
 
 
 def cli_error(capsys, *argv: str) -> str:

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from tests.conftest import BIN, REPO
+from tests.conftest import BIN, REPO, shared
 
 pytestmark = pytest.mark.slow
 
@@ -61,8 +61,8 @@ def test_planted_truth_is_recovered(demo, subject):
     r = _scores(results, subject)
     best = r.loc[r.groupby(["roi", "model"])["value"].idxmax()].set_index(["roi", "model"])
     for roi in config["demo"]["rois"]:
-        if "driver" not in roi:
-            continue
+        if "model" not in roi.get("driver", {}):
+            continue  # noise-only (below) or concept-driven (test_captions_name_the_concept)
         truth = roi["driver"]
         per_model = best.loc[roi["name"], "value"]
         others = per_model.drop(truth["model"])
@@ -116,6 +116,8 @@ def test_seeg_planted_truth_is_recovered(demo):
         if "driver" not in roi:
             assert max(abs(v[inside].mean()) for v in r.values()) < 0.15
             continue
+        if "concept" in roi["driver"]:
+            continue
         truth = roi["driver"]
         best = {m: max(v[inside].mean() for (mm, _), v in r.items() if mm == m)
                 for m in config["models"]}
@@ -159,6 +161,72 @@ def test_snakemake_report_and_lint(demo, env):
     assert report.stat().st_size > 100_000
     lint = snakemake(env, "--lint", "--configfile", str(config_path))
     assert lint.returncode == 0 and "good condition" in lint.stdout + lint.stderr
+
+
+@pytest.mark.parametrize("subject", ["sub-01", "sub-02"])
+def test_captions_name_the_planted_concept_and_beat_shuffled(demo, subject):
+    """V4 responds to red things, LOC to circles: their voxels' captions name the concept, and
+    the captions predict held-out responses better than other voxels' captions."""
+    _, config, results = demo
+    folder = results / "captioning" / subject
+    voxels = pd.read_csv(folder / "voxel_captions.tsv", sep="\t")
+    summary = pd.read_csv(folder / "summary.tsv", sep="\t").set_index(["roi", "method"])
+    assert (voxels["describer"] == "extractive keywords + template (not an LLM)").all()
+    for roi in config["demo"]["rois"]:
+        concept = roi.get("driver", {}).get("concept")
+        if concept is None:
+            continue
+        mine = voxels[voxels["roi"] == roi["name"]]
+        assert len(mine) == config["captioning"]["voxels_per_roi"]
+        first = mine["keywords"].str.split("; ").str[0]
+        assert (first == concept).mean() >= 0.8, mine[["keywords", "caption"]]
+        assert mine["caption"].str.contains(concept).all()
+        lavca = summary.loc[(roi["name"], "lavca"), "mean"]
+        shuffled = summary.loc[(roi["name"], "shuffled")]
+        assert lavca > shuffled["mean"] + 0.15 and shuffled["p_vs_lavca"] < 0.01
+        assert lavca > 0.3
+    overall = summary.xs("all")
+    assert overall.loc["lavca", "mean"] > overall.loc["shuffled", "mean"]
+    assert overall.loc["shuffled", "p_vs_lavca"] < 0.001
+    html = (results / "report" / "index.html").read_text()
+    assert "Voxel captions" in html and "extractive, not an LLM" in html
+    assert html.count("data:image/jpeg;base64,") >= 5 * len(voxels["roi"].unique())
+
+
+def test_captioning_on_coco_mini_with_dataset_captions(demo, env, tmp_path):
+    """The real COCO-MINI images (../shared) as the bank, with their five human captions."""
+    import shutil
+
+    coco = shared("coco_mini_159img_captions")
+    _, config, results = demo
+    copy = tmp_path / "results"
+    for part in ("demo/stimuli", "features/effnet"):
+        shutil.copytree(results / part, copy / part)
+    (copy / "responses").mkdir()
+    shutil.copy2(results / "responses" / "sub-01.h5", copy / "responses")
+    config = {**config, "results": str(copy), "captioning": {
+        **config["captioning"], "subjects": ["sub-01"], "rois": ["V4", "LOC"],
+        "bank": {"source": "coco", "images": [str(coco / "train2017"), str(coco / "val2017")],
+                 "annotations": [str(coco / "annotations" / f"captions_{s}2017.json")
+                                 for s in ("train", "val")]}}}
+    config_path = tmp_path / "config.yaml"
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    target = copy / "captioning" / "sub-01" / "gallery.png"
+    steps = ("bank", "bank_features", "select", "caption_images", "describe", "evaluate",
+             "gallery")
+    result = snakemake(env, "--configfile", str(config_path), "--allowed-rules",
+                       *[f"captioning_{step}" for step in steps], "--", str(target))
+    assert result.returncode == 0, result.stderr[-3000:]
+    bank = pd.read_csv(copy / "captioning" / "bank" / "stimuli.tsv", sep="\t")
+    assert len(bank) == 159 and bank["stimulus_id"].str.startswith("coco").all()
+    assert (bank["captions"].str.count(" \\| ") >= 4).all()  # five human captions each
+    captions = pd.read_csv(copy / "captioning" / "sub-01" / "image_captions.tsv", sep="\t")
+    from_coco = captions[captions["stimulus_id"].str.startswith("coco")]
+    assert (from_coco["captioner"] == "dataset captions").all()
+    assert from_coco.groupby("stimulus_id").size().min() >= 5
+    voxels = pd.read_csv(copy / "captioning" / "sub-01" / "voxel_captions.tsv", sep="\t")
+    assert set(voxels["roi"]) == {"V4", "LOC"} and voxels["keywords"].str.len().min() > 0
+    assert min(Image.open(target).size) > 300
 
 
 def test_naturalistic_story_through_the_pipeline(env, tmp_path):

@@ -36,7 +36,8 @@ def gallery_voxels(selection_dir: str | Path, image_captions: str | Path,
                    voxel_captions: str | Path, evaluation: str | Path,
                    stimuli: str | Path, bank: str | Path, per_roi: int = 1,
                    n_images: int = 5) -> list[GalleryVoxel]:
-    """The ``per_roi`` voxels of each ROI with the best caption score, best first."""
+    """The ``per_roi`` voxels of each ROI best predicted within the training stimuli (chosen
+    without the held-out scores they display)."""
     top = pd.read_csv(Path(selection_dir) / "top_images.tsv", sep="\t",
                       dtype={"stimulus_id": str})
     captions = captions_by_image(image_captions)
@@ -47,10 +48,9 @@ def gallery_voxels(selection_dir: str | Path, image_captions: str | Path,
     for table in (read_stimuli(stimuli), read_stimuli(bank)):
         paths |= dict(zip(table["stimulus_id"], table.get("path", table["stimulus_id"]),
                           strict=True))
-    voxels["lavca"] = scores.loc[voxels["target"], "lavca"].to_numpy()
     chosen = []
     for roi, part in voxels.groupby("roi", sort=True):
-        for row in part.sort_values("lavca", ascending=False).head(per_roi).itertuples():
+        for row in part.sort_values("cv_r", ascending=False).head(per_roi).itertuples():
             images = top.loc[top["target"] == row.target].sort_values("rank")["stimulus_id"]
             chosen.append(GalleryVoxel(
                 str(roi), int(row.target), row.caption, row.keywords, row.describer,
@@ -68,7 +68,7 @@ def score_line(scores: dict[str, float]) -> str:
 def gallery_figure(selection_dir: str | Path, image_captions: str | Path,
                    voxel_captions: str | Path, evaluation: str | Path, stimuli: str | Path,
                    bank: str | Path, out: str | Path) -> Path:
-    """One row per ROI (its best-captioned voxel): top images with their captions."""
+    """One row per ROI (its best-predicted voxel): top images with their captions."""
     voxels = gallery_voxels(selection_dir, image_captions, voxel_captions, evaluation, stimuli,
                             bank)
     n_images = max((len(v.images) for v in voxels), default=1)

@@ -2,12 +2,12 @@
 
 The dataset's stimuli are split into training and held-out test stimuli (whole groups when the
 table has a ``group`` column). Everything that chooses a caption sees the training stimuli
-only: the voxels are picked by cross-validated r within the training set, their ridge encoders
-are fitted on it, and the test stimuli are left out of the bank (by id and by image file). The BrainSCUBA-style baseline
-(Luo et al. 2024, ICLR) projects each voxel's weight vector onto the bank's image embeddings
-(a softmax over cosine similarities, temperature ``baseline_temperature``) and keeps the bank
-image nearest to the projection; BrainSCUBA then decodes that embedding with a trained
-captioner (ClipCap), here the image's caption stands in for it.
+only: the voxels are picked by cross-validated r within the training set, their ridge
+encoders are fitted on it, and the test stimuli are left out of the bank (by id and by image
+file). The BrainSCUBA-style baseline (Luo et al. 2024, ICLR) projects each voxel's weight
+vector onto the bank's image embeddings (a softmax over cosine similarities, temperature
+``baseline_temperature``) and keeps the bank image nearest to the projection. BrainSCUBA
+decodes that embedding with a trained captioner (ClipCap); here the image's caption stands in.
 """
 
 from __future__ import annotations

@@ -1,0 +1,254 @@
+"""Voxel captioning (LaVCa): the chat-completions client against a local server speaking the
+protocol, prompts, describers, the BrainSCUBA-style projection and the evaluation metric."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+from scipy.stats import spearmanr
+
+from brainencode.analyses.captioning.captioners import EndpointCaptioner
+from brainencode.analyses.captioning.describers import (
+    EXTRACTIVE,
+    ExtractiveDescriber,
+    LLMDescriber,
+    parse_keywords,
+)
+from brainencode.analyses.captioning.embedding import SentenceEmbedder
+from brainencode.analyses.captioning.evaluation import derangement
+from brainencode.analyses.captioning.llm_client import ChatClient, LocalChat
+from brainencode.analyses.captioning.prompts import load_prompt
+from brainencode.analyses.captioning.selection import (
+    brainscuba_nearest,
+    pick_voxels,
+    split_stimuli,
+)
+from brainencode.encoders.metrics import spearman_r
+from brainencode.errors import BrainencodeError
+from tests.chat_server import ChatServer
+
+KEY = "sk-test-secret-0123456789"
+PROMPTS = {"keywords": "keywords_v1", "sentence": "sentence_v1"}
+
+
+@pytest.fixture
+def server():
+    with ChatServer() as s:
+        yield s
+
+
+@pytest.fixture
+def api_key(monkeypatch):
+    monkeypatch.setenv("TEST_LLM_KEY", KEY)
+    return "TEST_LLM_KEY"
+
+
+def client(server, api_key, tmp_path, **kwargs) -> ChatClient:
+    settings = {"timeout_s": 5, "max_retries": 2, "backoff_s": 0.01,
+                "requests_per_minute": 0} | kwargs
+    return ChatClient(server.url, "test-model", api_key, tmp_path / "cache", **settings)
+
+
+def no_key_anywhere(tmp_path, caplog, *texts: str) -> None:
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert KEY not in path.read_text(errors="replace"), path
+    assert KEY not in caplog.text
+    for text in texts:
+        assert KEY not in text
+
+
+def test_chat_client_speaks_the_protocol_and_caches_answers(server, api_key, tmp_path, caplog):
+    chat = client(server, api_key, tmp_path)
+    messages = load_prompt("sentence_v1").render(keywords="red, circle")
+    first = chat.complete(messages, temperature=0, max_tokens=50)
+    assert first == '"An image with red, circle."'
+    assert server.schema_errors == [] and len(server.requests) == 1
+    assert server.requests[0] == {"model": "test-model", "messages": messages,
+                                  "temperature": 0, "max_tokens": 50}
+    assert server.authorization == [f"Bearer {KEY}"]
+    # a rerun (a new client on the same cache) makes no new call
+    again = client(server, api_key, tmp_path)
+    assert again.complete(messages, temperature=0, max_tokens=50) == first
+    assert len(server.requests) == 1 and again.n_requests == 0
+    # other parameters are another request
+    again.complete(messages, temperature=0.5, max_tokens=50)
+    assert len(server.requests) == 2
+    no_key_anywhere(tmp_path, caplog)
+
+
+def test_retries_with_backoff_and_retry_after(server, api_key, tmp_path, caplog):
+    server.fail_next = [(503, {}), (429, {"Retry-After": "0"})]
+    chat = client(server, api_key, tmp_path)
+    with caplog.at_level(logging.WARNING):
+        assert chat.complete([{"role": "user", "content": "hello"}])
+    assert chat.n_requests == 3
+    assert "HTTP 503" in caplog.text and "retry 1 of 2" in caplog.text
+    no_key_anywhere(tmp_path, caplog)
+
+
+def test_gives_up_with_one_clear_line(server, api_key, tmp_path, caplog):
+    server.fail_next = [(503, {})] * 5
+    with pytest.raises(BrainencodeError) as info:
+        client(server, api_key, tmp_path).complete([{"role": "user", "content": "x"}])
+    message = str(info.value)
+    assert "HTTP 503" in message and "after 3 tries" in message and server.url in message
+    assert "\n" not in message
+    # a request the server refuses (4xx other than 408/409/429) is not retried
+    server.requests.clear()
+    with pytest.raises(BrainencodeError, match="refused the request .*HTTP 400"):
+        client(server, api_key, tmp_path).complete([{"role": "tool", "content": "x"}])
+    assert len(server.requests) == 1
+    no_key_anywhere(tmp_path, caplog, message)
+
+
+def test_timeout_and_unreachable_endpoint(server, api_key, tmp_path, caplog):
+    server.delay_s = 1.0
+    with pytest.raises(BrainencodeError, match=r"timed out after 0.2 s, after 2 tries"):
+        client(server, api_key, tmp_path, timeout_s=0.2, max_retries=1).complete(
+            [{"role": "user", "content": "hello"}])
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}/v1"
+    chat = ChatClient(closed, "m", api_key, tmp_path / "cache", max_retries=1, backoff_s=0.01)
+    with pytest.raises(BrainencodeError) as info:
+        chat.complete([{"role": "user", "content": "x"}])
+    assert "unreachable" in str(info.value) and closed in str(info.value)
+    no_key_anywhere(tmp_path, caplog, str(info.value))
+
+
+def test_rate_limit_spaces_requests(server, api_key, tmp_path):
+    chat = client(server, api_key, tmp_path, requests_per_minute=300)  # one per 0.2 s
+    start = time.monotonic()
+    for i in range(3):
+        chat.complete([{"role": "user", "content": f"hello {i}"}])
+    assert time.monotonic() - start >= 0.39
+
+
+def test_no_key_no_authorization_header(server, tmp_path, monkeypatch):
+    monkeypatch.delenv("TEST_LLM_KEY", raising=False)
+    client(server, "TEST_LLM_KEY", tmp_path).complete([{"role": "user", "content": "x"}])
+    assert server.authorization == [None]
+
+
+def test_prompts_are_versioned_files():
+    prompt = load_prompt("keywords_v1")
+    assert prompt.name == "keywords_v1"
+    messages = prompt.render(captions="1. a red circle", n_keywords=3)
+    assert [m["role"] for m in messages] == ["system", "user"]
+    assert "1. a red circle" in messages[1]["content"] and "#" not in messages[1]["content"]
+    with pytest.raises(BrainencodeError, match="unknown field"):
+        prompt.render(captions="x")
+    with pytest.raises(BrainencodeError, match="keywords_v1"):
+        load_prompt("keywords_v9")
+
+
+def test_parse_keywords():
+    assert parse_keywords('Sure! ["red", "circle", "dark"]', 2) == ["red", "circle"]
+    assert parse_keywords("1. red\n2. circle\n- dark", 5) == ["red", "circle", "dark"]
+    assert parse_keywords("red, circle, red", 5) == ["red", "circle"]
+
+
+@pytest.fixture(scope="module")
+def embed():
+    return SentenceEmbedder({"family": "minilm", "trained": True})
+
+
+def test_llm_describer_and_vision_captioner_through_the_endpoint(server, api_key, tmp_path,
+                                                                  embed):
+    chat = client(server, api_key, tmp_path)
+    describer = LLMDescriber(chat, "test-model", PROMPTS, {"temperature": 0, "max_tokens": 50},
+                             n_keywords=3)
+    top = [["a small red circle on a dark background"], ["a large red square"],
+           ["a red cross", "red shape"]]
+    keywords, sentence = describer(top)
+    assert keywords[0] == "red" and sentence.startswith("An image with red")
+    assert describer.is_llm and "keywords_v1" in describer.name
+    n = len(server.requests)
+    assert LLMDescriber(client(server, api_key, tmp_path), "test-model", PROMPTS,
+                        {"temperature": 0, "max_tokens": 50}, 3)(top) == (keywords, sentence)
+    assert len(server.requests) == n  # served from the cache
+
+    image = tmp_path / "image.png"
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(image)
+    captioner = EndpointCaptioner(chat, "image_caption_v1", {"temperature": 0, "max_tokens": 40})
+    assert captioner({"img1": str(image)}) == {"img1": ["a picture of coloured shapes"]}
+    content = server.requests[-1]["messages"][-1]["content"]
+    assert [part["type"] for part in content] == ["text", "image_url"]
+    assert server.schema_errors == []
+
+
+def test_extractive_describer_names_the_planted_concept(embed):
+    rng = np.random.default_rng(0)
+    colours = ["red", "green", "blue", "yellow"]
+    shapes = ["circle", "square", "triangle"]
+    train = [[f"a {rng.choice(colours)} {rng.choice(shapes)} on a dark background"]
+             for _ in range(200)]
+    describer = ExtractiveDescriber(embed, 3, train)
+    # the voxel's text-space weights point to "red" in the embedding space
+    E = embed([c[0] for c in train])
+    mean, std = E.mean(0), E.std(0) + 1e-6
+    weights = ((embed(["red"])[0] - mean) / std)
+    top = [[f"a red {s} on a dark background"] for s in shapes] + [["a green circle"]]
+    keywords, sentence = describer(top, text_weights=weights, text_mean=mean, text_std=std)
+    assert keywords[0] == "red" and "background" not in keywords and "dark" not in keywords
+    assert sentence.startswith("Images showing red")
+    assert not describer.is_llm and "not an LLM" in describer.name == EXTRACTIVE
+
+
+def test_brainscuba_projection_finds_the_planted_image():
+    rng = np.random.default_rng(1)
+    bank = rng.standard_normal((300, 16))
+    coef = bank[[7, 42]] + 0.05 * rng.standard_normal((2, 16))
+    assert list(brainscuba_nearest(coef, bank, temperature=0.01)) == [7, 42]
+
+
+def test_split_and_voxel_picking():
+    ids = [f"s{i}" for i in range(50)]
+    test = split_stimuli(ids, None, 0.2, 0)
+    assert test.sum() == 10 and (split_stimuli(ids, None, 0.2, 0) == test).all()
+    groups = np.repeat(np.arange(10), 5)
+    grouped = split_stimuli(ids, groups, 0.2, 0)
+    assert len(set(groups[grouped])) == 2 and not set(groups[grouped]) & set(groups[~grouped])
+    r = np.array([0.5, 0.9, 0.05, 0.7, 0.3, 0.8])
+    roi = np.array(["A", "A", "A", "B", "B", "B"])
+    assert list(pick_voxels(r, roi, 1, 0.1)) == [1, 5]
+    assert list(pick_voxels(r, roi, 5, 0.4)) == [0, 1, 3, 5]
+
+
+def test_spearman_matches_scipy_and_derangement():
+    rng = np.random.default_rng(2)
+    x, y = rng.standard_normal((40, 3)), rng.standard_normal((40, 3))
+    x[:5, 0] = 0.0  # ties
+    expected = [spearmanr(x[:, j], y[:, j]).statistic for j in range(3)]
+    assert np.allclose(spearman_r(x, y), expected)
+    order = derangement(7, rng)
+    assert sorted(order) == list(range(7)) and not (order == np.arange(7)).any()
+
+
+def test_local_language_model_chat_is_cached(tmp_path):
+    """The local-transformers describer path on a tiny untrained GPT-2 with MiniLM's tokenizer
+    (the only tokenizer that ships here); its words are noise, the plumbing is real."""
+    from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
+
+    from brainencode.features.families_text import minilm_folder
+
+    tokenizer = AutoTokenizer.from_pretrained(minilm_folder())
+    model = GPT2LMHeadModel(GPT2Config(vocab_size=tokenizer.vocab_size, n_layer=1, n_embd=32,
+                                       n_head=2, n_positions=512))
+    folder = tmp_path / "tiny-lm"
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    chat = LocalChat(str(folder), "cpu", tmp_path / "cache")
+    messages = load_prompt("sentence_v1").render(keywords="red, circle")
+    reply = chat.complete(messages, max_tokens=5, temperature=0)
+    assert isinstance(reply, str)
+    assert len(list((tmp_path / "cache").rglob("*.json"))) == 1
+    assert chat.complete(messages, max_tokens=5, temperature=0) == reply
+    with pytest.raises(BrainencodeError, match="expected a local causal language model"):
+        LocalChat(str(tmp_path / "missing"))
