@@ -30,7 +30,7 @@ from brainencode.datasets.checks import read_nifti
 from brainencode.datasets.formats import subject_path
 from brainencode.datasets.matfiles import field, load_mat
 from brainencode.datasets.responses import Responses
-from brainencode.datasets.stimuli import read_stimuli, write_stimuli_table
+from brainencode.datasets.stimuli import CAPTION_SEPARATOR, read_stimuli, write_stimuli_table
 from brainencode.errors import BrainencodeError
 
 TRIALS_PER_SESSION = 750
@@ -97,19 +97,25 @@ def write_stimuli(config: dict, out: Path) -> None:
             raise BrainencodeError(f"{config['captions']}: expected captions for COCO image "
                                    f"{coco.get(nsd_id)} (nsdId {nsd_id - 1})")
         rows.append({"stimulus_id": stimulus_id(nsd_id), "modality": "image",
-                     "path": str(image), "caption": texts[0], "captions": " | ".join(texts)})
+                     "path": str(image), "caption": texts[0],
+                     "captions": CAPTION_SEPARATOR.join(texts)})
     write_stimuli_table(pd.DataFrame(rows), out)
 
 
-def coco_captions(files: list[str]) -> dict[int, list[str]]:
+def coco_entries(name: str, key: str, where: str) -> list[dict]:
+    """The ``key`` list ('images' or 'annotations') of a COCO captions JSON file."""
+    try:
+        return json.loads(Path(name).read_text())[key]
+    except (OSError, ValueError, KeyError) as exc:
+        raise BrainencodeError(f"{name}: {where}: expected a COCO captions JSON with '{key}' "
+                               f"({exc})") from None
+
+
+def coco_captions(files: list[str], where: str = "dataset.captions") -> dict[int, list[str]]:
+    """COCO image id -> its captions, in annotation order."""
     captions: dict[int, list[str]] = {}
     for name in files:
-        try:
-            annotations = json.loads(Path(name).read_text())["annotations"]
-        except (OSError, ValueError, KeyError) as exc:
-            raise BrainencodeError(f"{name}: dataset.captions: expected a COCO captions JSON "
-                                   f"with 'annotations' ({exc})") from None
-        for a in sorted(annotations, key=lambda a: a["id"]):
+        for a in sorted(coco_entries(name, "annotations", where), key=lambda a: a["id"]):
             captions.setdefault(int(a["image_id"]), []).append(" ".join(a["caption"].split()))
     return captions
 

@@ -12,6 +12,7 @@ from brainencode.errors import BrainencodeError
 
 MODALITIES = ("image", "text", "word")
 
+CAPTION_SEPARATOR = " | "  # joins several captions of one stimulus in a `captions` column
 
 def read_stimuli(path: str | Path) -> pd.DataFrame:
     """Read and check a stimuli TSV; image paths are resolved relative to the table's folder."""

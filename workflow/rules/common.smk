@@ -23,7 +23,7 @@ DEMO = DATASET["format"] == "demo"
 RSA = DATASET["format"] == "rdm"
 SEEG_SUBJECTS = config["demo"]["seeg"]["subjects"] if DEMO else []
 SUBJECTS = DATASET["subjects"] + SEEG_SUBJECTS
-MODELS = list(config["models"])
+MODELS = [name for name, spec in config["models"].items() if spec["encode"]]
 
 
 def as_json(value):

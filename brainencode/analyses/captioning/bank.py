@@ -9,31 +9,23 @@ annotations (``coco``, e.g. COCO-MINI or the images of NSD).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
 
 from brainencode.datasets.demo_stimuli import make_demo_stimuli
-from brainencode.datasets.nsd import coco_captions
-from brainencode.datasets.stimuli import read_stimuli, write_stimuli_table
+from brainencode.datasets.nsd import coco_captions, coco_entries
+from brainencode.datasets.stimuli import CAPTION_SEPARATOR, read_stimuli, write_stimuli_table
 from brainencode.errors import BrainencodeError
-
-CAPTION_SEPARATOR = " | "
 
 
 def coco_bank(images: list[str], annotations: list[str]) -> pd.DataFrame:
     """Every image named in the annotation files and found in the image folders, with its
     captions; images without captions are left out (COCO-MINI's val2017 has 80 of them)."""
-    files: dict[int, str] = {}
-    for name in annotations:
-        try:
-            entries = json.loads(Path(name).read_text())["images"]
-        except (OSError, ValueError, KeyError) as exc:
-            raise BrainencodeError(f"{name}: captioning.bank.annotations: expected a COCO "
-                                   f"captions JSON with 'images' ({exc})") from None
-        files.update({int(e["id"]): e["file_name"] for e in entries})
-    captions = coco_captions(annotations)
+    where = "captioning.bank.annotations"
+    files = {int(e["id"]): e["file_name"]
+             for name in annotations for e in coco_entries(name, "images", where)}
+    captions = coco_captions(annotations, where)
     found = {p.name: p.resolve() for folder in images for p in Path(folder).rglob("*.jpg")}
     rows = [{"stimulus_id": f"coco{image_id:012d}", "modality": "image",
              "path": str(found[files[image_id]]), "caption": texts[0],

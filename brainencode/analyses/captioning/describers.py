@@ -82,7 +82,7 @@ class LLMDescriber:
         self.name = (f"{name} (LLM; prompts {self.keywords_prompt.name}, "
                      f"{self.sentence_prompt.name})")
 
-    def __call__(self, top_captions: list[list[str]], **_) -> tuple[list[str], str]:
+    def __call__(self, top_captions: list[list[str]]) -> tuple[list[str], str]:
         numbered = "\n".join(f"{i}. {' / '.join(c)}" for i, c in enumerate(top_captions, 1))
         reply = self.chat.complete(self.keywords_prompt.render(
             captions=numbered, n_keywords=self.n_keywords), **self.params)
