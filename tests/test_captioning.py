@@ -252,3 +252,45 @@ def test_local_language_model_chat_is_cached(tmp_path):
     assert chat.complete(messages, max_tokens=5, temperature=0) == reply
     with pytest.raises(BrainencodeError, match="expected a local causal language model"):
         LocalChat(str(tmp_path / "missing"))
+
+
+def test_local_image_captioning_model_is_cached(tmp_path):
+    """The local-transformers captioner on a tiny untrained ViT-GPT2 VisionEncoderDecoder
+    (MiniLM's tokenizer); plumbing only: loading, generation, the answer cache."""
+    from transformers import (
+        AutoTokenizer,
+        GPT2Config,
+        VisionEncoderDecoderConfig,
+        VisionEncoderDecoderModel,
+        ViTConfig,
+        ViTImageProcessor,
+    )
+
+    from brainencode.analyses.captioning.captioners import TransformersCaptioner
+    from brainencode.features.families_text import minilm_folder
+
+    tokenizer = AutoTokenizer.from_pretrained(minilm_folder())
+    config = VisionEncoderDecoderConfig.from_encoder_decoder_configs(
+        ViTConfig(image_size=32, patch_size=8, hidden_size=32, num_hidden_layers=1,
+                  num_attention_heads=2, intermediate_size=64),
+        GPT2Config(vocab_size=tokenizer.vocab_size, n_layer=1, n_embd=32, n_head=2,
+                   add_cross_attention=True, is_decoder=True,
+                   bos_token_id=tokenizer.cls_token_id, eos_token_id=tokenizer.sep_token_id))
+    model = VisionEncoderDecoderModel(config)
+    model.generation_config.decoder_start_token_id = tokenizer.cls_token_id
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    folder = tmp_path / "tiny-captioner"
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    ViTImageProcessor(size={"height": 32, "width": 32}).save_pretrained(folder)
+    image = tmp_path / "image.png"
+    Image.new("RGB", (40, 40), (200, 0, 0)).save(image)
+
+    captions = TransformersCaptioner(str(folder), 5, "cpu", str(tmp_path / "cache"))(
+        {"img": str(image)})
+    assert list(captions) == ["img"] and isinstance(captions["img"][0], str)
+    assert len(list((tmp_path / "cache").rglob("*.json"))) == 1
+    again = TransformersCaptioner(str(folder), 5, "cpu", str(tmp_path / "cache"))
+    assert again({"img": str(image)}) == captions  # served from the cache
+    with pytest.raises(BrainencodeError, match="expected a local image-to-text model"):
+        TransformersCaptioner(str(tmp_path / "missing"), 5, "cpu", None)

@@ -45,6 +45,15 @@ def read_stimuli(path: str | Path) -> pd.DataFrame:
     return table
 
 
+def image_paths(*tables: pd.DataFrame) -> dict[str, str]:
+    """stimulus_id -> image path over the tables (image stimuli only; later tables win)."""
+    paths: dict[str, str] = {}
+    for table in tables:
+        images = table[table["modality"] == "image"]
+        paths |= dict(zip(images["stimulus_id"], images["path"], strict=True))
+    return paths
+
+
 def stimuli_hash(table: pd.DataFrame) -> str:
     """SHA-256 over the stimulus ids, texts, captions and image bytes, in table order."""
     digest = hashlib.sha256()

@@ -15,7 +15,7 @@ import pandas as pd  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from brainencode.analyses.captioning.describers import captions_by_image  # noqa: E402
-from brainencode.datasets.stimuli import read_stimuli  # noqa: E402
+from brainencode.datasets.stimuli import image_paths, read_stimuli  # noqa: E402
 
 
 @dataclass
@@ -34,8 +34,8 @@ class GalleryVoxel:
 
 def gallery_voxels(selection_dir: str | Path, image_captions: str | Path,
                    voxel_captions: str | Path, evaluation: str | Path,
-                   stimuli: str | Path, bank: str | Path, per_roi: int = 1,
-                   n_images: int = 5) -> list[GalleryVoxel]:
+                   paths: dict[str, str], per_roi: int = 1, n_images: int = 5
+                   ) -> list[GalleryVoxel]:
     """The ``per_roi`` voxels of each ROI best predicted within the training stimuli (chosen
     without the held-out scores they display)."""
     top = pd.read_csv(Path(selection_dir) / "top_images.tsv", sep="\t",
@@ -44,10 +44,6 @@ def gallery_voxels(selection_dir: str | Path, image_captions: str | Path,
     voxels = pd.read_csv(voxel_captions, sep="\t", keep_default_na=False)
     scores = pd.read_csv(evaluation, sep="\t").pivot(index="target", columns="method",
                                                      values="spearman")
-    paths = {}
-    for table in (read_stimuli(stimuli), read_stimuli(bank)):
-        paths |= dict(zip(table["stimulus_id"], table.get("path", table["stimulus_id"]),
-                          strict=True))
     chosen = []
     for roi, part in voxels.groupby("roi", sort=True):
         for row in part.sort_values("cv_r", ascending=False).head(per_roi).itertuples():
@@ -69,8 +65,8 @@ def gallery_figure(selection_dir: str | Path, image_captions: str | Path,
                    voxel_captions: str | Path, evaluation: str | Path, stimuli: str | Path,
                    bank: str | Path, out: str | Path) -> Path:
     """One row per ROI (its best-predicted voxel): top images with their captions."""
-    voxels = gallery_voxels(selection_dir, image_captions, voxel_captions, evaluation, stimuli,
-                            bank)
+    voxels = gallery_voxels(selection_dir, image_captions, voxel_captions, evaluation,
+                            image_paths(read_stimuli(stimuli), read_stimuli(bank)))
     n_images = max((len(v.images) for v in voxels), default=1)
     fig, axes = plt.subplots(max(len(voxels), 1), n_images, squeeze=False,
                              figsize=(2.4 * n_images, 3.4 * max(len(voxels), 1)))

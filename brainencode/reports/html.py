@@ -58,13 +58,17 @@ def _captioning(captioning_dirs: list[Path], stimuli: Path | None, bank: Path | 
     """Per captioned subject: the evaluation summary and, per ROI, its best-captioned voxels
     with their top images inlined as small JPEGs."""
     from brainencode.analyses.captioning.captioners import image_data_url
+    from brainencode.datasets.stimuli import image_paths, read_stimuli
     from brainencode.reports.caption_gallery import gallery_voxels, score_line
 
+    if not captioning_dirs:
+        return []
+    paths = image_paths(read_stimuli(stimuli), read_stimuli(bank))
     subjects = []
     for folder in captioning_dirs:
         voxels = gallery_voxels(folder / "selection", folder / "image_captions.tsv",
                                 folder / "voxel_captions.tsv", folder / "evaluation.tsv",
-                                stimuli, bank, per_roi=2)
+                                paths, per_roi=2)
         summary = pd.read_csv(folder / "summary.tsv", sep="\t")
         subjects.append({
             "name": folder.name,

@@ -15,7 +15,12 @@ import pandas as pd
 
 from brainencode.datasets.demo_stimuli import make_demo_stimuli
 from brainencode.datasets.nsd import coco_captions, coco_entries
-from brainencode.datasets.stimuli import CAPTION_SEPARATOR, read_stimuli, write_stimuli_table
+from brainencode.datasets.stimuli import (
+    CAPTION_SEPARATOR,
+    image_paths,
+    read_stimuli,
+    write_stimuli_table,
+)
 from brainencode.errors import BrainencodeError
 
 
@@ -40,10 +45,9 @@ def coco_bank(images: list[str], annotations: list[str]) -> pd.DataFrame:
 
 def _check_ids(bank: pd.DataFrame, dataset: pd.DataFrame, dataset_stimuli: str | Path) -> None:
     """A bank id that is also a dataset id must be the same image file."""
-    paths = dict(zip(dataset["stimulus_id"], dataset.get("path", dataset["stimulus_id"]),
-                     strict=True))
+    ids, paths = set(dataset["stimulus_id"]), image_paths(dataset)
     for sid, path in zip(bank["stimulus_id"], bank["path"], strict=True):
-        if sid in paths and paths[sid] != path:
+        if sid in ids and paths.get(sid) != path:
             raise BrainencodeError(f"captioning.bank: stimulus_id {sid!r} names another image in "
                                    f"{dataset_stimuli}; bank ids must differ from the dataset's")
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-import json
 from pathlib import Path
 
 import pandas as pd
@@ -19,9 +18,13 @@ from PIL import Image
 from tqdm import tqdm
 
 from brainencode.analyses.captioning.bank import bank_captions
-from brainencode.analyses.captioning.llm_client import ChatClient
+from brainencode.analyses.captioning.llm_client import (
+    AnswerCache,
+    ChatClient,
+    endpoint_client,
+)
 from brainencode.analyses.captioning.prompts import load_prompt
-from brainencode.datasets.stimuli import read_stimuli
+from brainencode.datasets.stimuli import image_paths, read_stimuli
 from brainencode.errors import BrainencodeError
 from brainencode.features.registry import offline
 
@@ -31,11 +34,11 @@ class DatasetCaptioner:
 
     name = "dataset captions"
 
-    def __init__(self, tables: list[str | Path]):
-        self.tables = [str(t) for t in tables]
+    def __init__(self, tables: dict[str, pd.DataFrame]):
+        self.tables = list(tables)
         self.captions: dict[str, list[str]] = {}
-        for table in tables:
-            self.captions |= bank_captions(read_stimuli(table))
+        for table in tables.values():
+            self.captions |= bank_captions(table)
 
     def __call__(self, images: dict[str, str]) -> dict[str, list[str]]:
         missing = [sid for sid in images if not self.captions.get(sid)]
@@ -79,7 +82,7 @@ class EndpointCaptioner:
 class TransformersCaptioner:
     """A local image-to-text model (BLIP, GIT, a ViT-GPT2 VisionEncoderDecoder, ...) from a
     folder or the Hugging Face cache, never downloaded; greedy decoding. Captions are cached
-    on disk by (model folder, image bytes, max_new_tokens)."""
+    on disk like LLM answers, by (model folder, image bytes, max_new_tokens)."""
 
     def __init__(self, path: str, max_new_tokens: int, device: str, cache_dir: str | None,
                  batch_size: int = 8):
@@ -97,22 +100,20 @@ class TransformersCaptioner:
                                    if device == "auto" else device)
         self.model.to(self.device).eval()
         self.max_new_tokens = max_new_tokens
-        self.cache_dir = Path(cache_dir) if cache_dir else None
+        self.cache = AnswerCache(cache_dir)
         self.batch_size = batch_size
         self.name = f"{Path(path).name} (local transformers model)"
 
-    def _key(self, path: str) -> str:
-        text = json.dumps([str(Path(self.path).resolve()), self.max_new_tokens])
-        return hashlib.sha256(text.encode() + Path(path).read_bytes()).hexdigest()
+    def _request(self, path: str) -> dict:
+        """What determines a caption: the model, the image's bytes, the decoding length."""
+        return {"model": str(Path(self.path).resolve()), "max_new_tokens": self.max_new_tokens,
+                "image_sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest()}
 
     def __call__(self, images: dict[str, str]) -> dict[str, list[str]]:
-        captions, todo = {}, []
-        for sid, path in images.items():
-            cached = self.cache_dir / f"{self._key(path)}.txt" if self.cache_dir else None
-            if cached is not None and cached.is_file():
-                captions[sid] = [cached.read_text()]
-            else:
-                todo.append(sid)
+        requests = {sid: self._request(path) for sid, path in images.items()}
+        captions = {sid: [text] for sid, body in requests.items()
+                    if (text := self.cache.get(body)) is not None}
+        todo = [sid for sid in images if sid not in captions]
         for start in tqdm(range(0, len(todo), self.batch_size), desc="captioning images",
                           mininterval=5):
             batch = todo[start:start + self.batch_size]
@@ -124,10 +125,7 @@ class TransformersCaptioner:
             for sid, text in zip(batch, self.tokenizer.batch_decode(
                     tokens, skip_special_tokens=True), strict=True):
                 captions[sid] = [" ".join(text.split())]
-                if self.cache_dir is not None:
-                    self.cache_dir.mkdir(parents=True, exist_ok=True)
-                    (self.cache_dir / f"{self._key(images[sid])}.txt").write_text(
-                        captions[sid][0])
+                self.cache.put(requests[sid], captions[sid][0])
         return captions
 
 
@@ -150,7 +148,7 @@ def _processor(path: str):
                                f"and a tokenizer in the folder ({exc})") from None
 
 
-def build_captioner(captioner: dict, tables: list[str | Path], client_settings: dict,
+def build_captioner(captioner: dict, tables: dict[str, pd.DataFrame], client_settings: dict,
                     cache_dir: str | None, device: str):
     """The captioner the config's ``captioning.captioner`` section names."""
     kind = captioner["kind"]
@@ -161,12 +159,8 @@ def build_captioner(captioner: dict, tables: list[str | Path], client_settings: 
             raise BrainencodeError("captioning.captioner.path: expected the folder of a local "
                                    "image-to-text model (kind transformers)")
         return TransformersCaptioner(captioner["path"], captioner["max_new_tokens"], device,
-                                     cache_dir and f"{cache_dir}/captions")
-    for key in ("url", "model"):
-        if key not in captioner:
-            raise BrainencodeError(f"captioning.captioner.{key}: expected a value (kind openai)")
-    client = ChatClient(captioner["url"], captioner["model"], captioner["api_key_env"],
-                        cache_dir, where="captioning.captioner", **client_settings)
+                                     cache_dir)
+    client = endpoint_client(captioner, "captioning.captioner", client_settings, cache_dir)
     return EndpointCaptioner(client, captioner["prompt"],
                              {"temperature": captioner["temperature"],
                               "max_tokens": captioner["max_new_tokens"]})
@@ -181,17 +175,15 @@ def caption_images(selection_dir: str | Path, stimuli_path: str | Path,
     needed = set(pd.read_csv(selection_dir / "top_images.tsv", sep="\t")["stimulus_id"])
     needed |= set(pd.read_csv(selection_dir / "baseline.tsv", sep="\t")["stimulus_id"])
     needed |= set(pd.read_csv(selection_dir / "split.tsv", sep="\t")["stimulus_id"])
-    paths = {}
-    for table in (read_stimuli(stimuli_path), read_stimuli(bank_stimuli)):
-        if "path" in table.columns:
-            paths |= dict(zip(table["stimulus_id"], table["path"], strict=True))
+    tables = {str(stimuli_path): read_stimuli(stimuli_path),
+              str(bank_stimuli): read_stimuli(bank_stimuli)}
+    paths = image_paths(*tables.values())
     missing = sorted(needed - set(paths))
     if missing:
         raise BrainencodeError(f"{stimuli_path}: path: expected an image for {missing[0]!r}; "
                                "captioning needs image stimuli")
     images = {sid: paths[sid] for sid in sorted(needed)}
-    model = build_captioner(captioner, [stimuli_path, bank_stimuli], client_settings, cache_dir,
-                            device)
+    model = build_captioner(captioner, tables, client_settings, cache_dir, device)
     captions = model(images)
     table = pd.DataFrame([{"stimulus_id": sid, "caption": text, "captioner": model.name}
                           for sid in images for text in captions[sid]])

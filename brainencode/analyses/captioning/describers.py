@@ -20,7 +20,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from brainencode.analyses.captioning.embedding import SentenceEmbedder
-from brainencode.analyses.captioning.llm_client import ChatClient, LocalChat
+from brainencode.analyses.captioning.llm_client import ChatClient, LocalChat, endpoint_client
 from brainencode.analyses.captioning.prompts import load_prompt
 from brainencode.analyses.captioning.selection import row_indices
 from brainencode.datasets.responses import read_responses
@@ -141,11 +141,7 @@ def build_describer(describer: dict, client_settings: dict, cache_dir: str | Non
         chat = LocalChat(describer["path"], device, cache_dir)
         return LLMDescriber(chat, f"{Path(describer['path']).name} (local transformers model)",
                             prompts, params, describer["n_keywords"])
-    for key in ("url", "model"):
-        if key not in describer:
-            raise BrainencodeError(f"captioning.describer.{key}: expected a value (kind openai)")
-    client = ChatClient(describer["url"], describer["model"], describer["api_key_env"],
-                        cache_dir, where="captioning.describer", **client_settings)
+    client = endpoint_client(describer, "captioning.describer", client_settings, cache_dir)
     return LLMDescriber(client, f"{describer['model']} via {client.url}", prompts, params,
                         describer["n_keywords"])
 

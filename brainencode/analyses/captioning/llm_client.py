@@ -151,6 +151,17 @@ class ChatClient:
         return content
 
 
+def endpoint_client(section: dict, where: str, client_settings: dict,
+                    cache_dir: str | Path | None) -> ChatClient:
+    """The ChatClient a config section of kind openai names (``url``, ``model``,
+    ``api_key_env``); ``where`` is the section's key, e.g. captioning.describer."""
+    for key in ("url", "model"):
+        if key not in section:
+            raise BrainencodeError(f"{where}.{key}: expected a value (kind openai)")
+    return ChatClient(section["url"], section["model"], section["api_key_env"], cache_dir,
+                      where=where, **client_settings)
+
+
 def _short(raw: bytes, limit: int = 200) -> str:
     text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
     text = " ".join(text.split())

@@ -21,7 +21,7 @@ import pandas as pd
 
 from brainencode.analyses.layer_scores import stimulus_groups
 from brainencode.datasets.responses import read_responses
-from brainencode.datasets.stimuli import read_stimuli
+from brainencode.datasets.stimuli import image_paths, read_stimuli
 from brainencode.encoders.cross_validation import (
     alpha_grid,
     cross_validated_predictions,
@@ -107,8 +107,9 @@ def select_images(responses_path: str | Path, features_dir: str | Path,
     ids = responses.stimulus_ids
     layer = captioning["layer"]
     X = layer_rows(features_dir, layer, ids, str(responses_path))
-    test = split_stimuli(ids, stimulus_groups(stimuli_path, ids), captioning["test_fraction"],
-                         captioning["seed"])
+    groups = stimulus_groups(stimuli_path, ids)
+    test = split_stimuli(ids, groups, captioning["test_fraction"], captioning["seed"])
+    train_groups = None if groups is None else groups[~test]
     rois = captioning.get("rois") or sorted(set(responses.roi) - {"other"})
     candidates = np.flatnonzero(np.isin(responses.roi, rois)
                                 & ~invalid_targets(responses.data))
@@ -118,8 +119,6 @@ def select_images(responses_path: str | Path, features_dir: str | Path,
     Y = responses.data[:, candidates].astype(np.float32)
     alphas = alpha_grid(encoding)
     X_train, X_test = standardize(X[~test], X[test])
-    train_groups = stimulus_groups(stimuli_path, [s for s, t in zip(ids, test, strict=True)
-                                                  if not t])
     prediction, _, _ = cross_validated_predictions(
         X_train, Y[~test], alphas, encoding["inner_folds"], encoding["inner_folds"],
         captioning["seed"], train_groups, encoding["device"])
@@ -134,11 +133,10 @@ def select_images(responses_path: str | Path, features_dir: str | Path,
     model = RidgeCV(alphas=alphas, cv=encoding["inner_folds"], device=encoding["device"])
     model.fit(X_train, Y[~test][:, picked], train_groups)
 
-    bank = read_stimuli(bank_stimuli)
     held_out = set(np.asarray(ids)[test])
-    table = read_stimuli(stimuli_path)
-    held_out_paths = set(table.loc[table["stimulus_id"].isin(held_out), "path"]) \
-        if "path" in table.columns else set()
+    paths = image_paths(read_stimuli(stimuli_path))
+    held_out_paths = {paths[s] for s in held_out if s in paths}
+    bank = read_stimuli(bank_stimuli)
     bank = bank[~bank["stimulus_id"].isin(held_out)
                 & ~bank["path"].isin(held_out_paths)].reset_index(drop=True)
     bank_ids = list(bank["stimulus_id"])
