@@ -12,8 +12,10 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
 CONFIG ?= config/config.yaml
+# The report test renders the page in a real browser: Debian's chromium and its driver.
+BROWSER_PACKAGES := chromium chromium-driver
 
-.PHONY: demo test lint clean
+.PHONY: demo test lint clean browser
 
 $(BIN)/brainencode: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +26,16 @@ $(BIN)/brainencode: pyproject.toml
 demo: $(BIN)/brainencode
 	$(BIN)/snakemake --cores 2 --configfile $(CONFIG)
 
-test: $(BIN)/brainencode
+# Installs the browser where it can (root with apt-get); elsewhere the browser test skips.
+browser:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -qq $(BROWSER_PACKAGES) >/dev/null 2>&1 || \
+		{ apt-get update -qq && apt-get install -y -qq $(BROWSER_PACKAGES) >/dev/null; }; \
+	else echo "not root with apt-get: install $(BROWSER_PACKAGES) yourself for the report's browser test"; fi
+
+test: $(BIN)/brainencode browser
 	$(BIN)/pytest -q
 
 lint: $(BIN)/brainencode

@@ -112,9 +112,10 @@ def cmd_report(args: argparse.Namespace) -> None:
     from brainencode.reports.html import write_report
 
     write_report(args.config, [Path(p) for p in args.scores],
-                 [Path(p) for p in args.figures], Path(args.benchmarks), Path(args.out),
-                 [Path(p) for p in args.captioning], args.stimuli and Path(args.stimuli),
-                 args.bank and Path(args.bank))
+                 [Path(p) for p in args.figures], [Path(p) for p in args.responses],
+                 Path(args.benchmarks), Path(args.out), [Path(p) for p in args.captioning],
+                 args.stimuli and Path(args.stimuli), args.bank and Path(args.bank),
+                 args.alignment and Path(args.alignment))
 
 
 def cmd_alignment_localizer_stimuli(args: argparse.Namespace) -> None:
@@ -373,7 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("scores", nargs="+")
     p.set_defaults(func=cmd_gather_scores)
 
-    p = verbs.add_parser("figures", help="per-subject figures (layer curves, heatmap, brain map)")
+    p = verbs.add_parser("figures", help="per-subject figures (layer curves, heatmaps, brain maps)")
     p.add_argument("--scores", required=True)
     p.add_argument("--encoding", nargs="+", required=True, help="encoding folders, one per model")
     p.add_argument("--responses", required=True)
@@ -386,11 +387,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the validated run configuration (JSON)")
     p.add_argument("--scores", nargs="+", required=True)
     p.add_argument("--figures", nargs="+", required=True, help="per-subject figure folders")
+    p.add_argument("--responses", nargs="+", required=True,
+                   help="per-subject responses files (their metadata: the data summary)")
     p.add_argument("--benchmarks", required=True, help="folder of Snakemake benchmark TSVs")
     p.add_argument("--captioning", nargs="*", default=[],
                    help="per-subject captioning folders (caption galleries)")
     p.add_argument("--stimuli", help="the dataset's stimuli table (images of the galleries)")
     p.add_argument("--bank", help="the captioning bank's stimuli table")
+    p.add_argument("--alignment", help="the alignment stage's summary folder, when it ran")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_report)
     return parser
@@ -402,6 +406,10 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args) or 0
     except BrainencodeError as exc:
         print(f"brainencode {args.verb}: error: {exc}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as exc:
+        print(f"brainencode {args.verb}: error: {exc.filename}: no such file or folder",
+              file=sys.stderr)
         return 2
 
 

@@ -8,9 +8,13 @@ import platform
 from importlib import metadata
 from pathlib import Path
 
+import h5py
 import pandas as pd
 import yaml
 from jinja2 import Environment, PackageLoader, select_autoescape
+
+from brainencode.reports.captions import ALIGNMENT_FIGURES, SUBJECT_FIGURES
+from brainencode.reports.figures import OMITTED
 
 PACKAGES = ("brainencode", "torch", "transformers", "snakemake", "numpy", "scikit-learn",
             "nilearn", "nibabel", "h5py")
@@ -30,6 +34,38 @@ def _inline(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
 
 
+def _figures(paths: list[Path], captions: dict[str, str]) -> list[dict]:
+    """The PNGs among paths, in the order of captions, inlined with their caption."""
+    by_name = {p.stem: p for p in paths if p.suffix == ".png"}
+    return [{"name": name, "title": name.replace("_", " "), "caption": caption,
+             "src": _inline(by_name[name])}
+            for name, caption in captions.items() if name in by_name]
+
+
+def _subject(folder: Path) -> dict:
+    """One subject's figures and the one-line reasons for those its data do not allow."""
+    omitted = pd.read_csv(folder / OMITTED, sep="\t")
+    return {"name": folder.name,
+            "figures": _figures(sorted(folder.glob("*.png")), SUBJECT_FIGURES),
+            "omitted": omitted.to_dict("records")}
+
+
+def _data(responses_paths: list[Path]) -> list[dict]:
+    """Per subject: modality, space, stimuli x targets, ROIs and repeats (read from the
+    responses files' metadata, without loading the data)."""
+    rows = []
+    for path in responses_paths:
+        with h5py.File(path, "r") as f:
+            n_rows, n_targets = f["data"].shape
+            rows.append({
+                "subject": path.stem, "modality": f.attrs.get("modality", ""),
+                "space": f.attrs.get("space", ""),
+                "rows": n_rows, "targets": n_targets,
+                "rois": ", ".join(dict.fromkeys(f["roi"].asstr()[:])),
+                "repeats": f["repeats"].shape[0] if "repeats" in f else "none"})
+    return rows
+
+
 def _best_layers(scores: pd.DataFrame) -> pd.DataFrame:
     """Per subject, ROI and model: the layer with the highest mean r, with its r and ceiling."""
     r = scores[scores["metric"] == "r"]
@@ -44,13 +80,35 @@ def _best_layers(scores: pd.DataFrame) -> pd.DataFrame:
                                                       ascending=[True, True, False])
 
 
-def _timings(benchmark_dir: Path) -> list[dict]:
+def _timings(benchmark_dir: Path) -> pd.DataFrame:
+    """Wall time and peak memory of every benchmarked job (Snakemake benchmark files)."""
     rows = []
     for path in sorted(benchmark_dir.glob("**/*.tsv")):
-        seconds = pd.read_csv(path, sep="\t")["s"].iloc[0]
-        rows.append({"job": str(path.relative_to(benchmark_dir).with_suffix("")),
-                     "seconds": f"{seconds:.1f}"})
-    return rows
+        first = pd.read_csv(path, sep="\t").iloc[0]
+        job = path.relative_to(benchmark_dir).with_suffix("")
+        rows.append({"step": job.parts[0], "job": str(job), "seconds": first["s"],
+                     "max_rss_mb": first["max_rss"]})
+    return pd.DataFrame(rows, columns=["step", "job", "seconds", "max_rss_mb"])
+
+
+def _timing_steps(timings: pd.DataFrame) -> list[dict]:
+    """Per step: number of jobs, summed and longest wall time, largest peak memory."""
+    steps = timings.groupby("step", sort=False).agg(
+        jobs=("job", "size"), total=("seconds", "sum"), longest=("seconds", "max"),
+        max_rss_mb=("max_rss_mb", "max"))
+    return steps.reset_index().to_dict("records")
+
+
+def _alignment(alignment_dir: Path | None) -> dict | None:
+    """The alignment summary table and figures, when that stage ran."""
+    if alignment_dir is None:
+        return None
+    summary = pd.read_csv(alignment_dir / "summary.tsv", sep="\t")
+    if "minus_untrained" not in summary:  # no side had both a trained and untrained variant
+        summary["minus_untrained"] = None
+    summary = summary.astype(object).where(summary.notna(), None)
+    return {"summary": summary.to_dict("records"),
+            "figures": _figures(sorted(alignment_dir.glob("*.png")), ALIGNMENT_FIGURES)}
 
 
 def _captioning(captioning_dirs: list[Path], stimuli: Path | None, bank: Path | None
@@ -83,31 +141,34 @@ def _captioning(captioning_dirs: list[Path], stimuli: Path | None, bank: Path | 
 
 
 def write_report(config: dict, score_paths: list[Path], figure_dirs: list[Path],
-                 benchmark_dir: Path, out_path: Path, captioning_dirs: list[Path] = (),
-                 captioning_stimuli: Path | None = None, captioning_bank: Path | None = None
-                 ) -> None:
-    """Render index.html from the gathered scores, the per-subject figures, job timings and
-    the caption galleries (when the captioning stage ran)."""
+                 responses_paths: list[Path], benchmark_dir: Path, out_path: Path,
+                 captioning_dirs: list[Path] = (), captioning_stimuli: Path | None = None,
+                 captioning_bank: Path | None = None, alignment_dir: Path | None = None) -> None:
+    """Render index.html from the gathered scores, the per-subject figures, the responses'
+    metadata, job timings, and the caption galleries and alignment summary of the stages that
+    ran. Written under a temporary name first, so a failed render leaves no page behind."""
     scores = pd.concat([pd.read_csv(p, sep="\t") for p in score_paths], ignore_index=True)
-    best = _best_layers(scores)
-    subjects = []
-    for folder in figure_dirs:
-        figures = [{"name": p.stem.replace("_", " "), "src": _inline(p)}
-                   for p in sorted(Path(folder).glob("*.png"))]
-        subjects.append({"name": Path(folder).name, "figures": figures})
+    timings = _timings(benchmark_dir)
     env = Environment(loader=PackageLoader("brainencode.reports"),
                       autoescape=select_autoescape(["html", "j2"]))
     html = env.get_template("report.html.j2").render(
         title=config["report"]["title"],
         generated=dt.datetime.now().isoformat(timespec="seconds"),
         config_yaml=yaml.safe_dump(config, sort_keys=False),
+        dataset=config["dataset"],
+        data=_data(responses_paths),
         models=config["models"],
-        subjects=subjects,
-        best=best.to_dict("records"),
+        subjects=[_subject(Path(folder)) for folder in figure_dirs],
+        best=_best_layers(scores).to_dict("records"),
         versions=_versions(),
-        timings=_timings(benchmark_dir),
+        steps=_timing_steps(timings),
+        timings=timings.to_dict("records"),
+        total_seconds=timings["seconds"].sum(),
         captioning=_captioning([Path(d) for d in captioning_dirs], captioning_stimuli,
                                captioning_bank),
+        alignment=_alignment(alignment_dir),
     )
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    out_path.write_text(html)
+    partial = out_path.with_name(f".{out_path.name}.partial")
+    partial.write_text(html)
+    partial.replace(out_path)

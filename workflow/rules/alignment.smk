@@ -135,6 +135,7 @@ rule alignment_summary:
         n_boot=ALIGNMENT.get("bootstrap", {}).get("n", 1000),
         seed=ALIGNMENT.get("bootstrap", {}).get("seed", 0),
         out_dir=lambda wc, output: os.path.dirname(output.summary),
+        captions=ALIGNMENT_FIGURES,  # read by the figures' .rst captions
     log:
         f"{RESULTS}/logs/alignment/summary.log",
     conda:

@@ -6,6 +6,7 @@ import sys
 
 from brainencode.config import validate_config
 from brainencode.errors import BrainencodeError
+from brainencode.reports.captions import ALIGNMENT_FIGURES, SUBJECT_FIGURES
 
 try:
     validate_config(

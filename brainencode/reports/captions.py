@@ -1,0 +1,65 @@
+"""One caption per figure, shared by the HTML report and Snakemake's `--report` (.rst files).
+
+Kept free of heavy imports: the workflow reads it when it parses the rules.
+"""
+
+from __future__ import annotations
+
+SIGNIFICANT = ("Only targets whose smallest BH-FDR q-value survives a Bonferroni step across the "
+               "model x layer choices are shown (the maximum over many choices is biased upwards "
+               "for noise).")
+
+SUBJECT_FIGURES = {
+    "layer_curves": (
+        "Mean out-of-fold Pearson r per ROI against relative layer depth (0 = embeddings, "
+        "1 = last layer), one line per model; the star marks each model's best layer, the "
+        "dashed grey line the ROI's mean split-half noise ceiling (Spearman-Brown corrected) "
+        "when the responses have repeats. Ridge penalties were chosen per target by inner "
+        "cross-validation."),
+    "layer_curves_normalized": (
+        "Noise-ceiling-normalized layer curves: per ROI, the mean over targets of r divided by "
+        "the target's noise ceiling (1 = as good as the data's repeatability allows), against "
+        "relative layer depth, one line per model."),
+    "layer_roi_heatmap": (
+        "Every model x layer x ROI score: mean out-of-fold Pearson r over the ROI's targets, "
+        "one panel per model (rows: ROIs, columns: layers); the outlined cell is the ROI's "
+        "best layer for that model."),
+    "model_roi_heatmap": (
+        "Best-layer mean Pearson r for every model and ROI; each cell names the layer that "
+        "scored best."),
+    "brain_volume": (
+        "Per voxel, the best out-of-fold Pearson r over all models and layers, on the MNI152 "
+        "template shipped with nilearn (native-space data: without a template). "
+        + SIGNIFICANT),
+    "brain_volume_normalized": (
+        "Per voxel, r divided by the voxel's noise ceiling for the model and layer with the "
+        "best r, on the MNI152 template, on a 0 to 1 scale (noise can push the ratio above 1; "
+        "such voxels saturate); voxels with a ceiling below 0.1 are left out (their ratio is "
+        "unstable). " + SIGNIFICANT),
+    "brain_surface": (
+        "The best r per voxel projected onto nilearn's fsaverage5 surface (pial mesh sampled "
+        "along the normal, shown inflated over sulcal depth): lateral and medial views of "
+        "both hemispheres. " + SIGNIFICANT),
+    "electrodes": (
+        "sEEG contacts at their MNI coordinates on a glass brain, coloured by the best "
+        "out-of-fold Pearson r over models, layers and time windows. " + SIGNIFICANT),
+    "target_bars": (
+        "Targets without a location (table data): the best out-of-fold Pearson r over models "
+        "and layers, sorted within each ROI. " + SIGNIFICANT),
+}
+
+ALIGNMENT_FIGURES = {
+    "alignment_language": (
+        "Language data: units picked by the sentences-vs-nonwords localizer, the same number "
+        "of random units, and all units of the best layer, for each model trained and "
+        "untrained (mean over seeds), with 95% bootstrap intervals over stimuli and seeds."),
+    "alignment_vision": (
+        "Representational similarity of each vision model's best layer with the subjects' "
+        "RDMs, trained and untrained (mean over seeds), with 95% bootstrap intervals over "
+        "stimuli and seeds; the grey band is the inter-subject noise ceiling (lower and upper "
+        "bound, Nili et al. 2014)."),
+    "alignment_layers": (
+        "Layer-wise alignment of every model: all units of each layer on the language data "
+        "(Pearson r) and each layer's RDM against the subjects' RDMs (Spearman); untrained "
+        "curves are the mean over seeds with their range shaded."),
+}

@@ -1,0 +1,126 @@
+"""The HTML report of the demo run, read the way users read it: in a real (headless) browser,
+and Snakemake's own --report with a caption and a category for every figure."""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+import subprocess
+
+import pytest
+from PIL import Image
+
+from brainencode.config import validate_config
+from brainencode.reports.captions import SUBJECT_FIGURES
+from tests.browser import chromium_or_skip, render
+from tests.conftest import all_subjects, snakemake
+
+pytestmark = pytest.mark.slow
+
+SECTIONS = {"summary", "scores", "captions", "alignment"}
+
+
+def test_report_page_in_headless_chromium(demo, tmp_path):
+    """Mailed as one file (copied alone into an empty folder), the page loads with no failed
+    request and no console message, asks for nothing but itself and inlined data, shows every
+    figure at a real size, and has the key sections; stages that did not run say why."""
+    chromium_or_skip()
+    _, config, results = demo
+    page = tmp_path / "mailed" / "index.html"
+    page.parent.mkdir()
+    shutil.copy(results / "report" / "index.html", page)
+
+    shown = render(page, tmp_path / "report.png")
+
+    assert shown.failed == [] and shown.console == []
+    assert shown.requests[0] == page.as_uri()
+    assert all(url.startswith("data:image/") for url in shown.requests[1:])
+    subjects = all_subjects(config)
+    assert SECTIONS | set(subjects) <= set(shown.section_ids)
+    assert {"Run summary", "Voxel captions", "Trained versus untrained networks"} <= set(
+        shown.headings)
+    assert shown.images and all(i["complete"] and i["naturalWidth"] > 100
+                                and i["naturalHeight"] > 100 for i in shown.images)
+    for subject in subjects:  # every figure the subject's folder holds is on the page
+        pngs = {p.stem for p in (results / "figures" / subject).glob("*.png")}
+        on_page = {i["alt"].split(": ", 1)[1].replace(" ", "_") for i in shown.images
+                   if i["alt"].startswith(f"{subject}: ")}
+        assert on_page == pngs, subject
+    screenshot = Image.open(tmp_path / "report.png")
+    assert screenshot.size[1] > 5000 and len(screenshot.convert("RGB").getcolors(2**24)) > 1000
+
+    html = page.read_text()
+    assert "The trained-versus-untrained comparison did not run" in html
+    assert "layer curves normalized: no noise ceiling" in html  # sEEG: no repeats
+    for model in config["models"]:
+        assert model in html
+
+
+def test_figures_fit_the_data(demo):
+    """fMRI in MNI space: volume, fsaverage5 surface and noise-ceiling views; sEEG (no
+    repeats): electrodes, no normalized views, and the reason written down."""
+    _, config, results = demo
+    fmri = {p.stem for p in (results / "figures" / "sub-01").glob("*.png")}
+    assert fmri == set(SUBJECT_FIGURES) - {"electrodes", "target_bars"}
+    seeg = {p.stem for p in (results / "figures" / "sub-03").glob("*.png")}
+    assert seeg == {"layer_curves", "layer_roi_heatmap", "model_roi_heatmap", "electrodes"}
+    assert "no repeated presentations" in (results / "figures" / "sub-03" /
+                                           "omitted.tsv").read_text()
+    for png in (results / "figures" / "sub-01").glob("*.png"):
+        assert min(Image.open(png).size) > 300, png
+
+
+def test_report_without_an_optional_stage_says_why(demo, env, tmp_path):
+    """The report verb on the demo's results without the captioning stage: that section is
+    one line, and no image of the page is broken."""
+    chromium_or_skip()
+    config_path, config, results = demo
+    config = copy.deepcopy(config)
+    subjects = all_subjects(config)
+    out = tmp_path / "index.html"
+    validate_config(config, str(config_path))  # as the workflow passes it
+    result = subprocess.run(
+        ["brainencode", "report", "--config", json.dumps(config),
+         "--scores", *[str(results / "encoding" / s / "scores.tsv") for s in subjects],
+         "--figures", *[str(results / "figures" / s) for s in subjects],
+         "--responses", *[str(results / "responses" / f"{s}.h5") for s in subjects],
+         "--benchmarks", str(results / "benchmarks"), "--out", str(out)],
+        env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    html = out.read_text()
+    assert "Voxel captioning did not run" in html and 'class="gallery"' not in html
+    shown = render(out, tmp_path / "shot.png")
+    assert shown.failed == [] and shown.console == []
+    assert all(i["complete"] and i["naturalWidth"] > 0 for i in shown.images)
+
+
+def _report_data(html: str, name: str) -> dict:
+    """A JSON object Snakemake's report page declares as `var <name> = {...}`."""
+    decoder = json.JSONDecoder()
+    for start in (i for i in range(len(html)) if html.startswith(f"var {name} = {{", i)):
+        return decoder.raw_decode(html, start + len(f"var {name} = "))[0]
+    raise AssertionError(f"no `var {name}` in the Snakemake report")
+
+
+def test_snakemake_report_and_lint(demo, env):
+    """`snakemake --report`: every figure of every stage that ran is in a category and carries
+    its own caption."""
+    config_path, config, results = demo
+    report = results / "report_snakemake.html"
+    result = snakemake(env, "--configfile", str(config_path), "--report", str(report))
+    assert result.returncode == 0, result.stderr[-2000:]
+    html = report.read_text()
+    categories = _report_data(html, "categories")
+    entries = _report_data(html, "results")
+    pngs = sorted(str(p) for p in results.glob("figures/*/*.png"))
+    pngs += sorted(str(p) for p in results.glob("captioning/*/gallery.png"))
+    in_categories = {p for subcategories in categories.values()
+                     for files in subcategories.values() for p in files}
+    for png in pngs:  # the demo's results folder is absolute, so are the report's paths
+        assert png in in_categories and len(entries[png]["caption"]) > 100, png
+    assert {"Figures", "Scores", "Captioning"} <= set(categories)
+    for subject in all_subjects(config):
+        assert subject in categories["Figures"]
+    lint = snakemake(env, "--lint", "--configfile", str(config_path))
+    assert lint.returncode == 0 and "good condition" in lint.stdout + lint.stderr
