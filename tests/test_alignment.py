@@ -19,6 +19,7 @@ from brainencode.analyses.alignment.localizer_stimuli import (
 from brainencode.analyses.alignment.summary import rsa_ceiling
 from brainencode.errors import BrainencodeError
 from brainencode.features.extract import extract_features, load_features
+from tests.browser import chromium_or_skip, render
 from tests.conftest import REPO, shared
 
 
@@ -125,3 +126,11 @@ def test_suma_alignment_example_on_real_data(env, tmp_path):
                                          "best layer"}
     for figure in ("alignment_language.png", "alignment_vision.png", "alignment_layers.png"):
         assert (out / figure).stat().st_size > 10_000
+
+    # The report shows the stage: its table and figures, loaded in a real browser.
+    chromium_or_skip()
+    shown = render(tmp_path / "results" / "report" / "index.html", tmp_path / "report.png")
+    assert shown.failed == [] and shown.console == []
+    alts = {image["alt"] for image in shown.images if image["naturalWidth"] > 100}
+    assert {"alignment language", "alignment vision", "alignment layers"} <= alts
+    assert "target bars" in {a.split(": ", 1)[-1] for a in alts}  # table data: no locations
