@@ -38,3 +38,5 @@ rule all:
         if RSA
         else f"{RESULTS}/report/index.html",
         alignment_outputs(),
+        # listed so that a dry run plans them: encoding waits for the responses checkpoint
+        expand(f"{RESULTS}/features/{{model}}", model=MODELS),

@@ -92,7 +92,13 @@ def cmd_encode(args: argparse.Namespace) -> None:
     from brainencode.analyses.layer_scores import encode_model
 
     encode_model(args.responses, args.features, args.model, args.out_dir, args.settings,
-                 args.stimuli)
+                 args.stimuli, args.chunk, args.n_chunks)
+
+
+def cmd_gather_encoding(args: argparse.Namespace) -> None:
+    from brainencode.analyses.layer_scores import gather_encoding
+
+    gather_encoding(args.chunks, args.out_dir, args.fdr_q)
 
 
 def cmd_gather_scores(args: argparse.Namespace) -> None:
@@ -359,15 +365,25 @@ def build_parser() -> argparse.ArgumentParser:
     add_alignment_verbs(verbs)
     add_captioning_verbs(verbs)
 
-    p = verbs.add_parser("encode", help="voxel-wise ridge for every layer of one model")
+    p = verbs.add_parser("encode", help="voxel-wise ridge for every layer of one model, on one "
+                         "chunk of the targets")
     p.add_argument("--responses", required=True)
     p.add_argument("--features", required=True)
     p.add_argument("--stimuli", help="stimuli table; its 'group' column groups the outer CV")
     p.add_argument("--model", required=True)
     p.add_argument("--settings", type=_json, required=True,
                    help="the config's encoding section (JSON)")
+    p.add_argument("--chunk", type=int, default=0, help="which chunk of the targets (from 0)")
+    p.add_argument("--n-chunks", type=int, default=1, help="into how many chunks to split them")
     p.add_argument("--out-dir", required=True)
     p.set_defaults(func=cmd_encode)
+
+    p = verbs.add_parser("gather-encoding", help="join the target chunks of one subject and "
+                         "model: per-layer results with FDR over all targets, scores.tsv")
+    p.add_argument("--chunks", nargs="+", required=True, help="chunk folders, in order")
+    p.add_argument("--fdr-q", type=float, default=0.05)
+    p.add_argument("--out-dir", required=True)
+    p.set_defaults(func=cmd_gather_encoding)
 
     p = verbs.add_parser("gather-scores", help="concatenate per-model scores.tsv files")
     p.add_argument("--out", required=True)

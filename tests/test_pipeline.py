@@ -11,6 +11,7 @@ import pytest
 import yaml
 from PIL import Image
 
+from brainencode.datasets.responses import count_targets
 from tests.conftest import all_subjects, shared, snakemake
 
 pytestmark = pytest.mark.slow
@@ -99,7 +100,7 @@ def test_seeg_planted_truth_is_recovered(demo):
 
 
 def test_second_run_does_nothing_and_model_change_reruns_only_dependents(demo, env, tmp_path):
-    config_path, config, _ = demo
+    config_path, config, results = demo
     assert job_counts(snakemake(env, "-n", "--configfile", str(config_path)).stdout) == {}
 
     config = {**config, "models": {**config["models"], "minilm-untrained": {
@@ -108,8 +109,12 @@ def test_second_run_does_nothing_and_model_change_reruns_only_dependents(demo, e
     changed.write_text(yaml.safe_dump(config, sort_keys=False))
     jobs = job_counts(snakemake(env, "-n", "--configfile", str(changed)).stdout)
     n_subjects = len(all_subjects(config))
-    assert jobs == {"features": 1, "encode": n_subjects, "gather_scores": n_subjects,
-                    "figures": n_subjects, "report": 1, "all": 1}
+    per_chunk = config["encoding"].get("targets_per_chunk", 20000)
+    n_chunks = sum(-(-count_targets(results / "responses" / f"{s}.h5") // per_chunk)
+                   for s in all_subjects(config))
+    assert n_chunks == 5  # 29398 voxels in 2 chunks for each fMRI subject, 168 sEEG targets
+    assert jobs == {"features": 1, "encode_chunk": n_chunks, "encode": n_subjects,
+                    "gather_scores": n_subjects, "figures": n_subjects, "report": 1, "all": 1}
 
 
 @pytest.mark.parametrize("subject", ["sub-01", "sub-02"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -11,7 +12,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from brainencode.datasets.responses import Responses, read_responses
+from brainencode.datasets.responses import STR, Responses, count_targets, read_responses
 from brainencode.datasets.stimuli import read_stimuli
 from brainencode.encoders import metrics, noise_ceiling, significance
 from brainencode.encoders.cross_validation import alpha_grid, cross_validated_predictions
@@ -21,6 +22,8 @@ from brainencode.errors import BrainencodeError
 from brainencode.features.extract import load_features
 
 SCORE_COLUMNS = ["subject", "roi", "model", "layer", "metric", "value"]
+PER_TARGET = ("r", "r2", "alpha", "ceiling", "explainable_variance", "r_normalized", "p")
+PRODUCTS = ("cross", "sq_true", "sq_pred")  # metrics.pattern_products, per ROI and test fold
 
 
 def finite_mean(values: np.ndarray) -> float:
@@ -77,22 +80,35 @@ def p_values(Y: np.ndarray, prediction: np.ndarray, folds: list[np.ndarray], fol
     return significance.fold_pearson_p(fold_r, [len(f) for f in folds])
 
 
+def chunk_slice(n_targets: int, chunk: int, n_chunks: int) -> slice:
+    """Chunk ``chunk`` of ``n_chunks`` contiguous, near-equal chunks of the targets (the first
+    n_targets % n_chunks chunks one target longer, as numpy.array_split)."""
+    if not 0 <= chunk < n_chunks:
+        raise BrainencodeError(f"chunk: expected 0 to {n_chunks - 1}, got {chunk}")
+    size, extra = divmod(n_targets, n_chunks)
+    start = chunk * size + min(chunk, extra)
+    return slice(start, start + size + (chunk < extra))
+
+
 def encode_model(responses_path: str | Path, features_dir: str | Path, model: str,
-                 out_dir: str | Path, settings: dict,
-                 stimuli_path: str | Path | None = None) -> pd.DataFrame:
-    """Fit and score every layer; write ``<layer>.h5`` per layer and ``scores.tsv``.
+                 out_dir: str | Path, settings: dict, stimuli_path: str | Path | None = None,
+                 chunk: int = 0, n_chunks: int = 1) -> None:
+    """Fit and score every layer on one chunk of the targets (all of them by default); write
+    ``<layer>.h5`` per layer and ``meta.json``. gather_encoding joins the chunks.
 
     Outer CV is grouped by the stimuli table's ``group`` column when it has one. Time-series
     responses (naturalistic runs) are fitted on the FIR design of ``time_series_design``, with
     whole runs left out and permutations in blocks of ``block_trs`` TRs. Per target:
     Pearson r and R² on each outer test fold, averaged over folds; the geometric median alpha
     over outer folds; the split-half noise ceiling and the explainable variance; the
-    ceiling-normalized r; a one-sided p-value (permutation or parametric, ``significance``)
-    and its BH q-value. Per ROI also the 2V2 accuracy of the ROI's response patterns.
-    NaN or constant targets are warned about once and get NaN scores.
-    scores.tsv is long format (subject, roi, model, layer, metric, value), averaged per ROI.
+    ceiling-normalized r; a one-sided p-value (permutation or parametric, ``significance``).
+    Every target is fitted on its own (its own penalty), and folds and permutations depend on
+    the stimuli only, so a chunk's results equal those targets' results in one fit. Per ROI and
+    test fold the chunk also keeps the sums 2V2 needs (metrics.pattern_products), which add up
+    over chunks. NaN or constant targets are warned about once and get NaN scores.
     """
-    responses = read_responses(responses_path)
+    targets = chunk_slice(count_targets(responses_path), chunk, n_chunks)
+    responses = read_responses(responses_path, targets)
     meta, layers = load_features(features_dir)
     block_size = 1
     if responses.events is not None:
@@ -113,7 +129,7 @@ def encode_model(responses_path: str | Path, features_dir: str | Path, model: st
             return layer
     alphas = alpha_grid(settings)
     invalid = invalid_targets(responses.data)
-    warn_invalid(invalid, str(responses_path))
+    warn_invalid(invalid, str(responses_path), targets.start)
     Y = responses.data.astype(np.float32)
     Y_valid = Y[:, ~invalid]
     if responses.repeats is not None:
@@ -124,9 +140,9 @@ def encode_model(responses_path: str | Path, features_dir: str | Path, model: st
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for layer in tqdm(meta["layers"], desc=f"encode {responses.subject} {model}",
-                      unit="layer", mininterval=5):
+    rois = np.unique(responses.roi)
+    for layer in tqdm(meta["layers"], desc=f"encode {responses.subject} {model} "
+                      f"chunk {chunk + 1}/{n_chunks}", unit="layer", mininterval=5):
         prediction = np.full(Y.shape, np.nan)
         chosen = np.full((settings["outer_folds"], Y.shape[1]), np.nan)
         prediction[:, ~invalid], chosen[:, ~invalid], folds = cross_validated_predictions(
@@ -134,7 +150,6 @@ def encode_model(responses_path: str | Path, features_dir: str | Path, model: st
             settings["inner_folds"], settings["seed"], groups=groups, device=settings["device"])
         fold_r = metrics.fold_scores(Y, prediction, folds)
         r = fold_r.mean(0)
-        p = p_values(Y, prediction, folds, fold_r, settings, block_size)
         per_target = {
             "r": r,
             "r2": metrics.fold_scores(Y, prediction, folds, metrics.r2_score).mean(0),
@@ -142,24 +157,83 @@ def encode_model(responses_path: str | Path, features_dir: str | Path, model: st
             "ceiling": ceiling,
             "explainable_variance": explainable,
             "r_normalized": metrics.normalized_score(r, ceiling),
-            "p": p,
-            "q": significance.fdr_bh(p),
+            "p": p_values(Y, prediction, folds, fold_r, settings, block_size),
         }
         with h5py.File(out_dir / f"{layer}.h5", "w") as f:
             for key, value in per_target.items():
                 f.create_dataset(key, data=np.asarray(value, dtype=np.float32))
-            f.attrs.update({"subject": responses.subject, "model": model, "layer": layer})
-        for roi in np.unique(responses.roi):
-            inside = responses.roi == roi
+            f.create_dataset("roi", data=responses.roi.astype(object), dtype=STR)
+            for i, roi in enumerate(rois):
+                group = f.create_group(f"pattern_products/{i}")
+                group.attrs["roi"] = roi
+                inside = responses.roi == roi
+                for k, test in enumerate(folds):
+                    for name, value in zip(PRODUCTS, metrics.pattern_products(
+                            Y[test][:, inside], prediction[test][:, inside]), strict=True):
+                        group.create_dataset(f"{name}{k}", data=value)
+    (out_dir / "meta.json").write_text(json.dumps({
+        "subject": responses.subject, "model": model, "layers": meta["layers"],
+        "chunk": chunk, "n_chunks": n_chunks, "targets": [targets.start, targets.stop],
+        "n_folds": len(folds)}))
+
+
+def _layer_chunks(paths: list[Path], layer: str) -> tuple[dict, np.ndarray, dict]:
+    """One layer of every chunk: per-target arrays joined, ROI labels joined, and per ROI and
+    fold the 2V2 sums added up."""
+    arrays: dict[str, list] = {key: [] for key in PER_TARGET}
+    roi = []
+    products: dict[tuple[str, int], list] = {}
+    for path in paths:
+        with h5py.File(path / f"{layer}.h5", "r") as f:
+            for key in PER_TARGET:
+                arrays[key].append(f[key][:])
+            roi.append(f["roi"].asstr()[:])
+            for group in f["pattern_products"].values():
+                for name in group:
+                    key = (group.attrs["roi"], name)
+                    products[key] = products.get(key, 0) + group[name][:]
+    return ({k: np.concatenate(v) for k, v in arrays.items()}, np.concatenate(roi), products)
+
+
+def gather_encoding(chunk_dirs: list[str | Path], out_dir: str | Path,
+                    fdr_q: float) -> pd.DataFrame:
+    """Join the chunks of one subject and model (in order) into ``<layer>.h5`` per layer, with
+    BH-FDR q-values over all targets, and ``scores.tsv``: per ROI the means of the per-target
+    scores, the 2V2 accuracy averaged over test folds, the fraction of targets with q below
+    ``fdr_q`` and the number of targets; long format (subject, roi, model, layer, metric,
+    value). One chunk or many give the same files."""
+    paths = [Path(p) for p in chunk_dirs]
+    metas = [json.loads((p / "meta.json").read_text()) for p in paths]
+    first = metas[0]
+    covered = [m["targets"] for m in metas]
+    if ([m["chunk"] for m in metas] != list(range(first["n_chunks"]))
+            or any(a[1] != b[0] for a, b in zip(covered, covered[1:], strict=False))):
+        raise BrainencodeError(f"{paths[0].parent}: chunks: expected chunks 0 to "
+                               f"{first['n_chunks'] - 1} in order, got "
+                               f"{[m['chunk'] for m in metas]}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for layer in first["layers"]:
+        per_target, roi, products = _layer_chunks(paths, layer)
+        per_target["q"] = significance.fdr_bh(per_target["p"])
+        with h5py.File(out_dir / f"{layer}.h5", "w") as f:
+            for key, value in per_target.items():
+                f.create_dataset(key, data=np.asarray(value, dtype=np.float32))
+            f.attrs.update({"subject": first["subject"], "model": first["model"],
+                            "layer": layer})
+        for name in np.unique(roi):
+            inside = roi == name
             summary = {key: finite_mean(per_target[key][inside])
                        for key in ("r", "r2", "r_normalized", "ceiling", "explainable_variance")}
             summary |= {
-                "2v2": np.mean([metrics.two_vs_two(Y[test][:, inside], prediction[test][:, inside])
-                                for test in folds]),
-                "fraction_significant": np.mean(per_target["q"][inside] < settings["fdr_q"]),
+                "2v2": np.mean([metrics.two_vs_two_from_products(
+                    *(products[(name, f"{p}{k}")] for p in PRODUCTS))
+                    for k in range(first["n_folds"])]),
+                "fraction_significant": np.mean(per_target["q"][inside] < fdr_q),
                 "n_targets": int(inside.sum()),
             }
-            rows += [(responses.subject, roi, model, layer, k, float(v))
+            rows += [(first["subject"], name, first["model"], layer, k, float(v))
                      for k, v in summary.items()]
     scores = pd.DataFrame(rows, columns=SCORE_COLUMNS)
     scores.to_csv(out_dir / "scores.tsv", sep="\t", index=False)

@@ -14,6 +14,7 @@ from brainencode.errors import BrainencodeError
 STR = h5py.string_dtype("utf-8")
 STRING_FIELDS = ("channel", "window")
 NUMERIC_FIELDS = {"ijk": np.int32, "xyz": np.float32, "run": np.int32, "time": np.float64}
+TARGET_FIELDS = ("ijk", "xyz", "channel", "window")  # one entry per target (column of data)
 
 
 @dataclass
@@ -80,8 +81,15 @@ def write_responses(path: str | Path, responses: Responses) -> None:
     tmp.replace(path)
 
 
-def read_responses(path: str | Path) -> Responses:
-    """Read a responses file, checking the fields every consumer relies on."""
+def count_targets(path: str | Path) -> int:
+    """The number of targets (columns of data) of a responses file, without reading them."""
+    with h5py.File(path, "r") as f:
+        return int(f["data"].shape[1])
+
+
+def read_responses(path: str | Path, targets: slice = slice(None)) -> Responses:
+    """Read a responses file, checking the fields every consumer relies on; with ``targets``
+    only those columns of data and of every per-target field (one chunk of a large subject)."""
     path = Path(path)
     try:
         f = h5py.File(path, "r")
@@ -92,12 +100,12 @@ def read_responses(path: str | Path) -> Responses:
             if key not in f:
                 raise BrainencodeError(f"{path}: missing dataset '{key}' (expected the "
                                        "responses layout of DESIGN.md)")
-        data = f["data"][:]
+        data = f["data"][:, targets]
         stimulus_ids = [s.decode() if isinstance(s, bytes) else s for s in f["stimulus_id"][:]]
         if data.ndim != 2 or data.shape[0] != len(stimulus_ids):
             raise BrainencodeError(f"{path}: data: expected [n_stimuli={len(stimulus_ids)}, "
                                    f"n_targets], got shape {data.shape}")
-        roi = np.array([s.decode() if isinstance(s, bytes) else s for s in f["roi"][:]])
+        roi = f["roi"].asstr()[targets]
         events = None
         if "events" in f:
             events = pd.DataFrame({"run": f["events/run"][:], "time": f["events/time"][:],
@@ -107,9 +115,10 @@ def read_responses(path: str | Path) -> Responses:
             stimulus_ids=stimulus_ids,
             roi=roi,
             subject=str(f.attrs.get("subject", path.stem)),
-            repeats=f["repeats"][:] if "repeats" in f else None,
+            repeats=f["repeats"][:, :, targets] if "repeats" in f else None,
             attrs={k: v for k, v in f.attrs.items() if k != "subject"},
             events=events,
-            **{key: f[key][:] for key in NUMERIC_FIELDS if key in f},
-            **{key: f[key].asstr()[:] for key in STRING_FIELDS if key in f},
+            **{key: f[key][targets if key in TARGET_FIELDS else slice(None)]
+               for key in NUMERIC_FIELDS if key in f},
+            **{key: f[key].asstr()[targets] for key in STRING_FIELDS if key in f},
         )

@@ -50,6 +50,27 @@ def fold_scores(y_true: np.ndarray, y_pred: np.ndarray, folds: list[np.ndarray],
     return np.stack([score(y_true[test], y_pred[test]) for test in folds])
 
 
+def pattern_products(y_true: np.ndarray, y_pred: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The sums over targets that 2V2 needs: y_true @ y_pred.T and each row's squared norm,
+    over the targets finite in both. Sums over disjoint sets of targets add up, so chunks of
+    targets can be scored apart and their products summed (two_vs_two_from_products)."""
+    keep = np.isfinite(y_true).all(0) & np.isfinite(y_pred).all(0)
+    y, p = y_true[:, keep].astype(np.float64), y_pred[:, keep].astype(np.float64)
+    return y @ p.T, (y * y).sum(1), (p * p).sum(1)
+
+
+def two_vs_two_from_products(cross: np.ndarray, sq_true: np.ndarray,
+                             sq_pred: np.ndarray) -> float:
+    """2V2 accuracy (see two_vs_two) from the products of pattern_products."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        distance = 1 - cross / np.sqrt(np.outer(sq_true, sq_pred))  # [true i, predicted j]
+    matched = np.diag(distance)
+    i, j = np.triu_indices(len(distance), k=1)
+    difference = (distance[i, j] + distance[j, i]) - (matched[i] + matched[j])
+    return float(np.mean((difference > 0) + 0.5 * (difference == 0)))
+
+
 def two_vs_two(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     """2V2 accuracy over all pairs of stimuli (rows), chance 0.5.
 
@@ -58,13 +79,4 @@ def two_vs_two(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     response patterns across targets; ties count one half (Toneva & Wehbe 2019; Oota et al.
     2022, "Neural language taskonomy"). Targets with NaN values are left out.
     """
-    keep = np.isfinite(y_true).all(0) & np.isfinite(y_pred).all(0)
-    y, p = y_true[:, keep], y_pred[:, keep]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        y = y / np.linalg.norm(y, axis=1, keepdims=True)
-        p = p / np.linalg.norm(p, axis=1, keepdims=True)
-    distance = 1 - y @ p.T  # [true i, predicted j]
-    matched = np.diag(distance)
-    i, j = np.triu_indices(len(distance), k=1)
-    difference = (distance[i, j] + distance[j, i]) - (matched[i] + matched[j])
-    return float(np.mean((difference > 0) + 0.5 * (difference == 0)))
+    return two_vs_two_from_products(*pattern_products(y_true, y_pred))

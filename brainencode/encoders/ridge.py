@@ -53,11 +53,14 @@ def invalid_targets(Y: np.ndarray) -> np.ndarray:
         return ~np.isfinite(Y).all(0) | (Y.max(0) == Y.min(0))
 
 
-def warn_invalid(invalid: np.ndarray, where: str) -> None:
+def warn_invalid(invalid: np.ndarray, where: str, first_target: int = 0) -> None:
+    """Warn once about NaN or constant targets, naming the first few by index (counted from
+    ``first_target`` when ``invalid`` covers one chunk of the targets)."""
     if invalid.any():
+        first = (np.flatnonzero(invalid)[:5] + first_target).tolist()
         warnings.warn(f"{where}: {int(invalid.sum())} of {invalid.size} targets are NaN or "
-                      f"constant (first: {np.flatnonzero(invalid)[:5].tolist()}); they get NaN "
-                      "coefficients and NaN scores", RuntimeWarning, stacklevel=3)
+                      f"constant (first: {first}); they get NaN coefficients and NaN scores",
+                      RuntimeWarning, stacklevel=3)
 
 
 def check_rows(X: np.ndarray, Y: np.ndarray, where: str) -> None:

@@ -1,10 +1,12 @@
 # Config validation and helpers shared by the rules.
 import json
+import math
 import os
 import shlex
 import sys
 
 from brainencode.config import validate_config
+from brainencode.datasets.responses import count_targets
 from brainencode.errors import BrainencodeError
 from brainencode.reports.captions import ALIGNMENT_FIGURES, SUBJECT_FIGURES
 
@@ -25,6 +27,41 @@ RSA = DATASET["format"] == "rdm"
 SEEG_SUBJECTS = config["demo"]["seeg"]["subjects"] if DEMO else []
 SUBJECTS = DATASET["subjects"] + SEEG_SUBJECTS
 MODELS = [name for name, spec in config["models"].items() if spec["encode"]]
+
+
+# Cluster resources (mem_mb in MB, runtime in minutes), scaled by the attempt so that a
+# profile's `retries` asks for more after a job ran out. Heavy rules derive them from their
+# input sizes; the rest use the profile's default-resources.
+FEATURE_GPUS = 0 if config["encoding"]["device"] == "cpu" else 1
+TARGETS_PER_CHUNK = config["encoding"]["targets_per_chunk"]
+
+
+def size_mb(path):
+    """A file's or a folder's size in MB."""
+    if os.path.isdir(path):
+        return sum(size_mb(os.path.join(path, name)) for name in os.listdir(path))
+    return os.path.getsize(path) / 1e6
+
+
+def encoding_chunks(wildcards):
+    """Chunk numbers of a subject's targets, encoding.targets_per_chunk each (at least one);
+    the responses rule is a checkpoint, so the count comes from the file it wrote."""
+    responses = checkpoints.responses.get(subject=wildcards.subject).output[0]
+    return list(range(max(1, math.ceil(count_targets(responses) / TARGETS_PER_CHUNK))))
+
+
+def _chunk_input_mb(wildcards, input):
+    """What one encode_chunk job holds: its share of the responses and the model's features."""
+    return size_mb(input.responses) / len(encoding_chunks(wildcards)) + size_mb(input.features)
+
+
+def encode_mem_mb(wildcards, input, attempt):
+    # the data several times over (float64 copies, fold splits, predictions) + the runtime
+    return int((1000 + 6 * _chunk_input_mb(wildcards, input)) * attempt)
+
+
+def encode_runtime(wildcards, input, attempt):
+    return int((10 + _chunk_input_mb(wildcards, input) / 20) * attempt)
 
 
 def as_json(value):

@@ -1,27 +1,53 @@
 # Encoding: voxel-wise ridge per subject and model (all layers), then one score table per subject.
 
 
-rule encode:
+rule encode_chunk:
     input:
         responses=f"{RESULTS}/responses/{{subject}}.h5",
         features=f"{RESULTS}/features/{{model}}",
         stimuli=stimuli_table(),
     output:
-        out_dir=directory(f"{RESULTS}/encoding/{{subject}}/{{model}}"),
+        temp(directory(f"{RESULTS}/encoding_chunks/{{subject}}/{{model}}/{{chunk}}")),
     params:
         settings=as_json(config["encoding"]),
+        n_chunks=lambda wc: len(encoding_chunks(wc)),
     log:
-        f"{RESULTS}/logs/encode/{{subject}}/{{model}}.log",
+        f"{RESULTS}/logs/encode/{{subject}}/{{model}}/{{chunk}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/encode/{{subject}}/{{model}}.tsv"
+        f"{RESULTS}/benchmarks/encode/{{subject}}/{{model}}/{{chunk}}.tsv"
     threads: 2
+    resources:
+        cpus_per_task=2,
+        mem_mb=encode_mem_mb,
+        runtime=encode_runtime,
     conda:
         "../envs/brainencode.yaml"
     shell:
         "brainencode encode --responses {input.responses} --features {input.features} "
-        "--stimuli {input.stimuli} "
-        "--model {wildcards.model} --settings {params.settings} --out-dir {output.out_dir} "
+        "--stimuli {input.stimuli} --model {wildcards.model} --settings {params.settings} "
+        "--chunk {wildcards.chunk} --n-chunks {params.n_chunks} --out-dir {output} "
         "> {log} 2>&1"
+
+
+rule encode:
+    input:
+        lambda wc: expand(
+            f"{RESULTS}/encoding_chunks/{{subject}}/{{model}}/{{chunk}}",
+            subject=wc.subject,
+            model=wc.model,
+            chunk=encoding_chunks(wc),
+        ),
+    output:
+        out_dir=directory(f"{RESULTS}/encoding/{{subject}}/{{model}}"),
+    params:
+        fdr_q=config["encoding"]["fdr_q"],
+    log:
+        f"{RESULTS}/logs/encode/{{subject}}/{{model}}.log",
+    conda:
+        "../envs/brainencode.yaml"
+    shell:
+        "brainencode gather-encoding --chunks {input} --fdr-q {params.fdr_q} "
+        "--out-dir {output.out_dir} > {log} 2>&1"
 
 
 rule gather_scores:

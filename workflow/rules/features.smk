@@ -15,6 +15,11 @@ rule features:
     benchmark:
         f"{RESULTS}/benchmarks/features/{{model}}.tsv"
     threads: 2
+    resources:
+        cpus_per_task=2,
+        mem_mb=lambda wc, attempt: 2000 * attempt,
+        runtime=lambda wc, attempt: 60 * attempt,
+        gpu=FEATURE_GPUS,
     conda:
         "../envs/brainencode.yaml"
     shell:

@@ -60,7 +60,8 @@ rule dataset_stimuli:
         "brainencode stimuli --dataset {params.dataset} --out {output} > {log} 2>&1"
 
 
-rule responses:
+# A checkpoint: the number of targets it writes decides how many encode_chunk jobs follow.
+checkpoint responses:
     input:
         stimuli=stimuli_table(),
         subject=subject_inputs,
