@@ -1,0 +1,89 @@
+"""The demo DAG as SLURM batch jobs, on a real one-node SLURM (slurmctld + slurmd + munge,
+started by ../shared/tools/start_slurm.sh), through profiles/slurm and Snakemake's official
+executor plugin: every job goes through sbatch, and the results equal the local run's."""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+import shutil
+import subprocess
+
+import pandas as pd
+import pytest
+import yaml
+
+from tests.conftest import REPO, all_subjects
+
+pytestmark = pytest.mark.slow
+
+TOOLS = REPO.parent / "shared" / "tools"
+
+
+@pytest.fixture(scope="module")
+def slurm(tmp_path_factory):
+    """A running one-node cluster (2 CPUs, 2000 MB, one fake GPU); stopped afterwards."""
+    if not (TOOLS / "start_slurm.sh").is_file():
+        pytest.skip(f"{TOOLS}/start_slurm.sh is not here (../shared/tools)")
+    if os.geteuid() != 0:
+        pytest.skip("starting slurmctld, slurmd and munged needs root")
+    if not (shutil.which("slurmctld") or shutil.which("apt-get")):
+        pytest.skip("SLURM is not installed and there is no apt-get to install it")
+    base = tmp_path_factory.mktemp("slurm")
+    started = subprocess.run(["bash", str(TOOLS / "start_slurm.sh"), str(base)],
+                             capture_output=True, text=True, timeout=900)
+    assert started.returncode == 0, started.stdout[-2000:] + started.stderr[-2000:]
+    try:
+        yield base
+    finally:
+        subprocess.run(["bash", str(TOOLS / "stop_slurm.sh"), str(base)], capture_output=True)
+
+
+def _job_stats(log: str) -> dict[str, int]:
+    table = log.split("Job stats:")[1].split("total")[0]
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.MULTILINE)}
+
+
+def test_demo_on_slurm_goes_through_sbatch_and_matches_the_local_run(demo, slurm, env,
+                                                                     tmp_path):
+    _, config, local = demo
+    config = copy.deepcopy(config)
+    config["results"] = str(tmp_path / "results")
+    config_path = tmp_path / "config.yaml"
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    run = subprocess.run(
+        ["snakemake", "--profile", "profiles/slurm", "--configfile", str(config_path),
+         "--slurm-logdir", str(tmp_path / "slurm_logs"), "--verbose",
+         "--slurm-init-seconds-before-status-checks", "1"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=3000)
+    log = run.stdout + run.stderr
+    assert run.returncode == 0, log[-4000:]
+
+    # Every job with a command went through sbatch; slurmctld ran each to exit status 0.
+    submitted = re.findall(r"has been submitted with SLURM jobid (\d+) \(log: \S*/rule_(\w+)/",
+                           log)
+    per_rule = pd.Series([rule for _, rule in submitted]).value_counts().to_dict()
+    assert per_rule == {rule: n for rule, n in _job_stats(log).items() if rule != "all"}
+    controller = (slurm / "log" / "slurmctld.log").read_text()
+    for job_id, _ in submitted:
+        assert f"_job_complete: JobId={job_id} WEXITSTATUS 0" in controller, job_id
+    # Feature extraction asked SLURM for a GPU, nothing else did.
+    calls = re.findall(r"sbatch call: (.*)", log)
+    assert calls and all(("gpu" in call) == ("rule_features" in call) for call in calls)
+
+    # The same numbers as the local run of the same config.
+    results = tmp_path / "results"
+    for subject in all_subjects(config):
+        pd.testing.assert_frame_equal(
+            pd.read_csv(results / "encoding" / subject / "scores.tsv", sep="\t"),
+            pd.read_csv(local / "encoding" / subject / "scores.tsv", sep="\t"),
+            rtol=1e-5, atol=1e-6)
+        assert sorted(p.name for p in (results / "figures" / subject).iterdir()) == sorted(
+            p.name for p in (local / "figures" / subject).iterdir())
+    for subject in config["dataset"]["subjects"]:
+        pd.testing.assert_frame_equal(
+            pd.read_csv(results / "captioning" / subject / "summary.tsv", sep="\t"),
+            pd.read_csv(local / "captioning" / subject / "summary.tsv", sep="\t"),
+            rtol=1e-5, atol=1e-6)
+    assert (results / "report" / "index.html").stat().st_size > 500_000
