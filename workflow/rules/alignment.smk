@@ -80,6 +80,11 @@ rule alignment_language:
     benchmark:
         f"{RESULTS}/benchmarks/alignment/language/{{variant}}.tsv"
     threads: 2
+    resources:
+        cpus_per_task=2,
+        mem_mb=lambda wc, attempt: 4000 * attempt,  # features of every layer, then encoding
+        runtime=lambda wc, attempt: 120 * attempt,
+        gpu=FEATURE_GPUS,
     conda:
         "../envs/brainencode.yaml"
     shell:
@@ -106,6 +111,11 @@ rule alignment_vision:
     benchmark:
         f"{RESULTS}/benchmarks/alignment/vision/{{variant}}.tsv"
     threads: 2
+    resources:
+        cpus_per_task=2,
+        mem_mb=lambda wc, attempt: 4000 * attempt,  # features of every layer, then encoding
+        runtime=lambda wc, attempt: 120 * attempt,
+        gpu=FEATURE_GPUS,
     conda:
         "../envs/brainencode.yaml"
     shell:

@@ -36,6 +36,11 @@ rule captioning_bank_features:
     benchmark:
         f"{RESULTS}/benchmarks/captioning/bank_features/{{model}}.tsv"
     threads: 2
+    resources:
+        cpus_per_task=2,
+        mem_mb=lambda wc, attempt: 2000 * attempt,
+        runtime=lambda wc, attempt: 60 * attempt,
+        gpu=FEATURE_GPUS,
     conda:
         "../envs/brainencode.yaml"
     shell:
@@ -61,6 +66,8 @@ rule captioning_select:
     benchmark:
         f"{RESULTS}/benchmarks/captioning/{{subject}}/select.tsv"
     threads: 2
+    resources:
+        cpus_per_task=2,
     conda:
         "../envs/brainencode.yaml"
     shell:
