@@ -499,9 +499,11 @@ def encode_via_cli(root: Path, responses: Path, out: str, **settings) -> np.ndar
     config = validate_config({"dataset": {"format": "demo", "subjects": ["sub-01"]},
                               "models": {"m": {"family": "minilm"}}})
     encoding = config["encoding"] | {"outer_folds": 4, "inner_folds": 3, "device": "cpu"}
+    chunk = root / f"{out}-chunk"
     assert main(["encode", "--responses", str(responses), "--features", str(root / "features"),
                  "--stimuli", str(root / "stimuli.tsv"), "--model", "m", "--settings",
-                 json.dumps(encoding | settings), "--out-dir", str(root / out)]) == 0
+                 json.dumps(encoding | settings), "--out-dir", str(chunk)]) == 0
+    assert main(["gather-encoding", "--chunks", str(chunk), "--out-dir", str(root / out)]) == 0
     with h5py.File(root / out / "layer00.h5") as f:
         return {key: f[key][:] for key in ("r", "q")}
 
