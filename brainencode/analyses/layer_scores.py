@@ -177,12 +177,13 @@ def encode_model(responses_path: str | Path, features_dir: str | Path, model: st
         "n_folds": len(folds)}))
 
 
-def _layer_chunks(paths: list[Path], layer: str) -> tuple[dict, np.ndarray, dict]:
+def _layer_chunks(paths: list[Path], layer: str
+                  ) -> tuple[dict[str, np.ndarray], np.ndarray, dict[tuple[str, str], np.ndarray]]:
     """One layer of every chunk: per-target arrays joined, ROI labels joined, and per ROI and
     fold the 2V2 sums added up."""
     arrays: dict[str, list] = {key: [] for key in PER_TARGET}
     roi = []
-    products: dict[tuple[str, int], list] = {}
+    products: dict[tuple[str, str], np.ndarray] = {}
     for path in paths:
         with h5py.File(path / f"{layer}.h5", "r") as f:
             for key in PER_TARGET:

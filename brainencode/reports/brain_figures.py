@@ -101,16 +101,17 @@ def surface_map(image: nib.Nifti1Image, title: str, label: str, path: Path) -> N
     sulcal = datasets.load_fsaverage_data(mesh="fsaverage5", mesh_type="inflated",
                                           data_type="sulcal")
     scores = SurfaceImage.from_volume(mesh=mesh["pial"], volume_img=image)
-    warnings.filterwarnings("ignore", "Meshes are not identical")  # pial data, inflated view
     vmax = _vmax(np.asarray(image.dataobj))
     fig, axes = plt.subplots(2, 2, figsize=(8.0, 6.4), subplot_kw={"projection": "3d"})
-    for row, view in enumerate(("lateral", "medial")):
-        for col, hemi in enumerate(("left", "right")):
-            plotting.plot_surf_stat_map(mesh["inflated"], scores, hemi=hemi, view=view,
-                                        bg_map=sulcal, axes=axes[row, col], figure=fig,
-                                        colorbar=False, cmap=CMAP, threshold=1e-6, vmin=0,
-                                        vmax=vmax, symmetric_cbar=False)
-            axes[row, col].set_title(f"{hemi} hemisphere, {view}", fontsize=10)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Meshes are not identical")  # pial data, inflated view
+        for row, view in enumerate(("lateral", "medial")):
+            for col, hemi in enumerate(("left", "right")):
+                plotting.plot_surf_stat_map(mesh["inflated"], scores, hemi=hemi, view=view,
+                                            bg_map=sulcal, axes=axes[row, col], figure=fig,
+                                            colorbar=False, cmap=CMAP, threshold=1e-6, vmin=0,
+                                            vmax=vmax, symmetric_cbar=False)
+                axes[row, col].set_title(f"{hemi} hemisphere, {view}", fontsize=10)
     colorbar = fig.colorbar(ScalarMappable(Normalize(0, vmax), CMAP), ax=axes, shrink=0.6)
     colorbar.set_label(label, fontsize=10)
     fig.suptitle(title, fontsize=11)

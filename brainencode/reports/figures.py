@@ -49,7 +49,8 @@ def subject_figures(scores_path: Path, encoding_dirs: list[Path], responses_path
                                   path("target_bars"))
     else:
         on_mni = space.upper().startswith("MNI")
-        brain_figures.volume_map(brain_figures.volume(best, responses), on_mni,
+        best_volume = brain_figures.volume(best, responses)
+        brain_figures.volume_map(best_volume, on_mni,
                                  f"{subject}: best r per voxel", R_BEST, path("brain_volume"))
         if ceiling:
             brain_figures.volume_map(brain_figures.volume(normalized, responses), on_mni,
@@ -58,9 +59,8 @@ def subject_figures(scores_path: Path, encoding_dirs: list[Path], responses_path
         else:
             omitted["brain_volume_normalized"] = no_ceiling
         if on_mni:
-            brain_figures.surface_map(brain_figures.volume(best, responses),
-                                      f"{subject}: best r per voxel on fsaverage5", R_BEST,
-                                      path("brain_surface"))
+            brain_figures.surface_map(best_volume, f"{subject}: best r per voxel on fsaverage5",
+                                      R_BEST, path("brain_surface"))
         else:
             omitted["brain_surface"] = (f"no fsaverage5 surface map: the voxels are in space "
                                         f"'{space}', not MNI")

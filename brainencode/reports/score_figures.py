@@ -38,6 +38,14 @@ def _save(fig: plt.Figure, path: Path) -> None:
     plt.close(fig)
 
 
+def _label_cells(ax: plt.Axes, values: np.ndarray, texts, limit: float, fontsize: int) -> None:
+    """Write each cell's text over a heatmap on the symmetric scale [-limit, limit], in white
+    on the darkest cells."""
+    for (i, j), value in np.ndenumerate(values):
+        ax.text(j, i, texts[i][j], ha="center", va="center", fontsize=fontsize,
+                color="white" if abs(value) > 0.6 * limit else "black")
+
+
 def layer_curves(scores: pd.DataFrame, path: Path, metric: str = "r") -> None:
     """Per ROI, the metric against relative layer depth, one line per model, the best layer
     starred; for r, the ROI's mean noise ceiling as a dashed line when there is one."""
@@ -91,9 +99,7 @@ def layer_roi_heatmap(scores: pd.DataFrame, path: Path) -> None:
             ax.add_patch(plt.Rectangle((best - 0.5, i - 0.5), 1, 1, fill=False, lw=2,
                                        edgecolor="black"))
         if grid.size <= 300:
-            for (i, j), value in np.ndenumerate(grid.values):
-                ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=7,
-                        color="white" if abs(value) > 0.6 * limit else "black")
+            _label_cells(ax, grid.values, np.vectorize("{:.2f}".format)(grid.values), limit, 7)
         ax.set_xticks(range(len(layers)), layers, rotation=45, ha="right", fontsize=8)
         ax.set_yticks(range(len(rois)), rois, fontsize=9)
         ax.set_title(model, fontsize=10)
@@ -113,9 +119,9 @@ def model_roi_heatmap(scores: pd.DataFrame, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(1.4 * len(rois) + 2.5, 0.7 * len(models) + 1.5))
     limit = max(float(np.nanmax(np.abs(grid.values))), 0.05)
     image = ax.imshow(grid.values, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto")
-    for (i, j), value in np.ndenumerate(grid.values):
-        ax.text(j, i, f"{value:.2f}\n{layer.values[i, j]}", ha="center", va="center",
-                fontsize=8, color="white" if abs(value) > 0.6 * limit else "black")
+    texts = [[f"{v:.2f}\n{la}" for v, la in zip(*row, strict=True)]
+             for row in zip(grid.values, layer.values, strict=True)]
+    _label_cells(ax, grid.values, texts, limit, 8)
     ax.set_xticks(range(len(rois)), rois, fontsize=9)
     ax.set_yticks(range(len(models)), models, fontsize=9)
     fig.colorbar(image, ax=ax, label=f"best-layer {R_LABEL}")
