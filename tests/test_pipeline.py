@@ -210,3 +210,26 @@ def test_naturalistic_story_through_the_pipeline(env, tmp_path):
     r = _scores(tmp_path / "results", "sub-01").set_index(["roi", "model", "layer"])["value"]
     assert r["driven", "minilm", "layer04"] > 0.5
     assert r["noise"].abs().max() < 0.05
+
+
+RECORDED = Path(__file__).parent / "recorded"
+
+
+def test_demo_outputs_equal_those_recorded_before_the_restructuring(demo):
+    """scores.tsv, the captioning summaries and the figure set of the demo, as recorded on
+    2026-12-01 before the package was restructured (issue 17): behaviour is unchanged."""
+    _, config, results = demo
+    for subject in all_subjects(config):
+        recorded = pd.read_csv(RECORDED / f"scores_{subject}.tsv", sep="\t")
+        now = pd.read_csv(results / "encoding" / subject / "scores.tsv", sep="\t")
+        pd.testing.assert_frame_equal(now.drop(columns="value"),
+                                      recorded.drop(columns="value"))
+        np.testing.assert_allclose(now["value"], recorded["value"], rtol=1e-5, atol=1e-6)
+    for subject in config["dataset"]["subjects"]:
+        recorded = pd.read_csv(RECORDED / f"captioning_summary_{subject}.tsv", sep="\t")
+        now = pd.read_csv(results / "captioning" / subject / "summary.tsv", sep="\t")
+        pd.testing.assert_frame_equal(now, recorded, rtol=1e-5, atol=1e-6)
+    figures = pd.read_csv(RECORDED / "figures.tsv", sep="\t", names=["subject", "file"])
+    now = sorted((folder.name, path.name) for folder in (results / "figures").iterdir()
+                 for path in folder.iterdir())
+    assert now == sorted(figures.itertuples(index=False, name=None))
