@@ -40,6 +40,7 @@ test: $(BIN)/brainencode browser
 
 lint: $(BIN)/brainencode
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/snakemake --lint
 
 clean:

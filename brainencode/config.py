@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,31 @@ import yaml
 
 from brainencode.errors import BrainencodeError
 
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "workflow" / "schemas" / "config.schema.yaml"
+# inside the package, so that an installed brainencode validates configs without the checkout
+SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "config.schema.yaml"
+
+
+def _inline(node: Any, root: dict) -> Any:
+    """The schema with every local ``$ref`` replaced by what it points to (siblings of the
+    ``$ref`` win), so that defaults behind a reference are filled in like any other."""
+    if isinstance(node, list):
+        return [_inline(item, root) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        target = root
+        for part in node["$ref"].removeprefix("#/").split("/"):
+            target = target[part]
+        rest = {k: v for k, v in node.items() if k != "$ref"}
+        return _inline({**target, **rest}, root)
+    return {key: _inline(value, root) for key, value in node.items()}
+
+
+@cache
+def load_schema(schema_path: Path = SCHEMA_PATH) -> dict:
+    """The config schema, references inlined."""
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    return _inline(schema, schema)
 
 
 def _with_defaults(validator_class: type) -> type:
@@ -31,11 +56,22 @@ def _copy(value: Any) -> Any:
     return yaml.safe_load(yaml.safe_dump(value))
 
 
+def _allowed(schema: dict, instance: dict) -> list[str]:
+    """The keys an object may have: its properties and those of the if/then branches that
+    apply to it (a dataset's format block)."""
+    allowed = set(schema.get("properties", {}))
+    for branch in schema.get("allOf", []):
+        condition = branch["if"]["properties"]
+        if all(instance.get(key) == rule["const"] for key, rule in condition.items()):
+            allowed |= set(branch["then"].get("properties", {}))
+    return sorted(allowed)
+
+
 def _describe(error: jsonschema.ValidationError) -> str:
     """One line: the dotted key and what the schema expected there."""
     path = ".".join(str(p) for p in error.absolute_path) or "<top level>"
-    if error.validator == "additionalProperties":
-        allowed = sorted(error.schema.get("properties", {}))
+    if error.validator in ("additionalProperties", "unevaluatedProperties"):
+        allowed = _allowed(error.schema, error.instance)
         extra = sorted(set(error.instance) - set(allowed))
         where = path if error.absolute_path else "top level"
         return (f"unknown key {', '.join(map(repr, extra))} at {where} "
@@ -49,18 +85,22 @@ def _describe(error: jsonschema.ValidationError) -> str:
     return f"{path}: {error.message}"
 
 
-def validate_config(config: dict, source: str = "config", schema_path: Path = SCHEMA_PATH) -> dict:
+def _validate(instance: dict, schema: dict, source: str, prefix: str = "") -> None:
+    """Validate in place, defaults filled in; the first error as one BrainencodeError line."""
+    validator_class = _with_defaults(jsonschema.validators.validator_for(load_schema()))
+    errors = list(validator_class(schema).iter_errors(instance))
+    if errors:
+        # deepest first: the most specific message names the offending key
+        error = max(errors, key=lambda e: len(e.absolute_path))
+        raise BrainencodeError(f"{source}: {prefix}{_describe(error)}")
+
+
+def validate_config(config: dict, source: str = "config") -> dict:
     """Validate ``config`` in place (defaults filled in) and check cross-references.
 
     Raises BrainencodeError with one line naming ``source``, the key and what was expected.
     """
-    schema = yaml.safe_load(Path(schema_path).read_text())
-    validator_class = _with_defaults(jsonschema.validators.validator_for(schema))
-    errors = sorted(validator_class(schema).iter_errors(config), key=lambda e: e.path)
-    if errors:
-        # deepest first: the most specific message names the offending key
-        error = max(errors, key=lambda e: len(e.absolute_path))
-        raise BrainencodeError(f"{source}: {_describe(error)}")
+    _validate(config, load_schema(), source)
     _check_references(config, source)
     _check_captioning(config, source)
     return config
@@ -97,6 +137,14 @@ def _check_captioning(config: dict, source: str) -> None:
         if not bank.get(key):
             raise BrainencodeError(f"{source}: captioning.bank.{key}: expected a value for "
                                    f"source {bank['source']!r}")
+
+
+def validate_dataset(dataset: dict, source: str = "config") -> dict:
+    """A dataset section checked against its format's block, defaults filled in (a copy): what
+    every loader reads, so that no loader restates a default."""
+    dataset = _copy(dataset)
+    _validate(dataset, load_schema()["properties"]["dataset"], source, "dataset.")
+    return dataset
 
 
 def load_config(path: str | Path) -> dict:

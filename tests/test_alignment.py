@@ -18,7 +18,8 @@ from brainencode.analyses.alignment.localizer_stimuli import (
 )
 from brainencode.analyses.alignment.summary import rsa_ceiling
 from brainencode.errors import BrainencodeError
-from brainencode.features.extract import extract_features, load_features
+from brainencode.features.extract import extract_features
+from brainencode.features.store import load_features
 from tests.browser import chromium_or_skip, render
 from tests.conftest import REPO, shared
 
@@ -55,9 +56,9 @@ def test_localizer_on_minilm_separates_held_out_sentences_from_nonwords(source, 
     to its nonword strings; an untrained model's selection is the same for the same seed."""
     if source == "real":
         source = str(shared("fedorenko2010_localizer"))
-    table = write_localizer_stimuli(source, tmp_path / "loc.tsv")
-    extract_features(tmp_path / "loc.tsv", {"family": "minilm", "pooling": "last"},
-                     tmp_path / "minilm", device="cpu")
+    table = write_localizer_stimuli(source=source, out=tmp_path / "loc.tsv")
+    extract_features(stimuli=tmp_path / "loc.tsv", spec={"family": "minilm", "pooling": "last"},
+                     out_dir=tmp_path / "minilm", device="cpu")
     meta, layers = load_features(tmp_path / "minilm")
     condition = table["condition"].to_numpy()
     half = (np.arange(len(table)) // 2) % 2 == 0  # the generated items alternate conditions
@@ -72,8 +73,9 @@ def test_localizer_on_minilm_separates_held_out_sentences_from_nonwords(source, 
     assert auc > 0.95
 
     for run in ("a", "b"):
-        extract_features(tmp_path / "loc.tsv", {"family": "minilm", "trained": False, "seed": 4,
-                                                "pooling": "last"}, tmp_path / run, device="cpu")
+        extract_features(stimuli=tmp_path / "loc.tsv",
+                         spec={"family": "minilm", "trained": False, "seed": 4, "pooling": "last"},
+                         out_dir=tmp_path / run, device="cpu")
     picks = [localize(load_features(tmp_path / run)[1], meta["layers"], condition, k=50).selected
              for run in ("a", "b")]
     np.testing.assert_array_equal(*picks)

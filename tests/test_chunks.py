@@ -52,9 +52,10 @@ def _encode(root, responses, features, n_chunks: int, settings: dict):
               for c in range(n_chunks)]
     with pytest.warns(RuntimeWarning, match=r"constant \(first: \[7\]\)"):
         for c, folder in enumerate(chunks):
-            encode_model(responses, features, "m", folder, settings, chunk=c, n_chunks=n_chunks)
+            encode_model(responses=responses, features=features, model="m", out_dir=folder,
+                         encoding=settings, chunk=c, n_chunks=n_chunks)
     out = root / f"{settings['significance']}-{n_chunks}" / "gathered"
-    return gather_encoding(chunks, out, settings["fdr_q"]), out
+    return gather_encoding(chunks=chunks, out_dir=out, fdr_q=settings["fdr_q"]), out
 
 
 @pytest.mark.parametrize("significance", ["parametric", "permutation"])
@@ -92,7 +93,8 @@ def test_a_missing_chunk_is_one_clear_error(data, env, tmp_path):
     chunks = [tmp_path / f"chunk{c}" for c in range(3)]
     with pytest.warns(RuntimeWarning, match="constant"):  # chunk 0 holds target 7
         for c in (0, 2):
-            encode_model(responses, features, "m", chunks[c], SETTINGS, chunk=c, n_chunks=3)
+            encode_model(responses=responses, features=features, model="m", out_dir=chunks[c],
+                         encoding=SETTINGS, chunk=c, n_chunks=3)
     result = subprocess.run(["brainencode", "gather-encoding", "--chunks", str(chunks[0]),
                              str(chunks[2]), "--out-dir", str(tmp_path / "out")],
                             env=env, capture_output=True, text=True)

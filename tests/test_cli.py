@@ -1,33 +1,76 @@
-"""The CLI is the only thing rules call: every rule runs one verb that `--help` lists."""
+"""The CLI is the only thing rules call: every rule runs one verb, with options its function
+declares; the package keeps its floors (import-linter)."""
 
 from __future__ import annotations
 
+import inspect
 import re
 import subprocess
+from pathlib import Path
 
+import pytest
+
+from brainencode.cli import VERBS, main, resolve, verb_parser
 from tests.conftest import REPO
 
 
-def _help_verbs(env: dict) -> set[str]:
-    result = subprocess.run(["brainencode", "--help"], env=env, capture_output=True, text=True)
-    assert result.returncode == 0
-    return set(re.findall(r"^    ([a-z][a-z-]+)", result.stdout, re.MULTILINE))
-
-
-def test_every_rule_calls_one_listed_verb(env):
-    verbs = _help_verbs(env)
+def _rules() -> dict[str, str]:
+    """Rule name -> its shell command, from every rule file."""
     rules = {}
     for smk in (REPO / "workflow" / "rules").glob("*.smk"):
-        for name, body in re.findall(r"^rule (\w+):\n(.*?)(?=^rule |\Z)", smk.read_text(),
-                                     re.MULTILINE | re.DOTALL):
-            rules[name] = re.findall(r"brainencode ([a-z-]+)", body.split("shell:")[1])
-    assert rules, "no rules found"
-    for name, called in rules.items():
-        assert len(called) == 1 and called[0] in verbs, (name, called)
-    assert {"features", "encode", "report"} <= verbs
+        for name, body in re.findall(r"^(?:rule|checkpoint) (\w+):\n(.*?)(?=^\S|\Z)",
+                                     smk.read_text(), re.MULTILINE | re.DOTALL):
+            if "shell:" in body:
+                rules[name] = "".join(re.findall(r'"([^"]*)"', body.split("shell:")[1]))
+    return rules
+
+
+def test_every_rule_calls_one_verb_with_options_its_function_declares():
+    rules = _rules()
+    assert {"features", "encode_chunk", "responses", "report"} <= set(rules)
+    for name, shell in rules.items():
+        called = [v for v in VERBS if re.search(rf"brainencode {v}( |$)", shell)]
+        assert len(called) >= 1, (name, shell)
+        verb = max(called, key=len)  # "features extract" over "features"
+        function = resolve(verb)
+        declared = {p.name.replace("_", "-") for p in inspect.signature(function).parameters
+                    .values()}
+        passed = set(re.findall(r"--([a-z][a-z-]*)", shell))
+        assert passed <= declared, (name, passed - declared)
+        required = {p.name.replace("_", "-") for p in inspect.signature(function).parameters
+                    .values() if p.default is p.empty and p.kind is p.KEYWORD_ONLY}
+        assert required <= passed, (name, required - passed)
+
+
+def test_verb_options_come_from_the_signature(tmp_path):
+    parser = verb_parser("encode", resolve("encode"))
+    args = parser.parse_args(["--responses", "r.h5", "--features", "f", "--model", "m",
+                              "--out-dir", "o", "--encoding", '{"seed": 1}', "--chunk", "2"])
+    assert args.responses == Path("r.h5") and args.encoding == {"seed": 1} and args.chunk == 2
+    assert args.stimuli is None and args.n_chunks == 1
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--responses", "r.h5"])  # the required options are missing
+    with pytest.raises(SystemExit):
+        verb_parser("features extract", resolve("features extract")).parse_args(
+            ["--stimuli", "s", "--spec", "{}", "--out-dir", "o", "--device", "tpu"])
+
+
+def test_help_lists_every_verb_and_an_unknown_verb_is_one_line(capsys):
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert all(f"  {verb} " in out for verb in VERBS)
+    assert main(["encodee"]) == 2
+    assert capsys.readouterr().err.startswith("brainencode: error: unknown verb 'encodee'")
 
 
 def test_ruff_is_clean(env):
     result = subprocess.run(["ruff", "check", "."], cwd=REPO, env=env, capture_output=True,
                             text=True)
     assert result.returncode == 0, result.stdout
+
+
+def test_import_contracts_are_kept(env):
+    """The floors, no cycles between sibling modules, no torch where features are only read."""
+    result = subprocess.run(["lint-imports"], cwd=REPO, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "3 kept, 0 broken" in result.stdout

@@ -34,7 +34,15 @@ def test_example_configs_are_valid_and_plan_a_job_per_model(path, env):
     dry_run = subprocess.run(["snakemake", "-n", "--forceall", "--configfile", str(path)],
                              cwd=REPO, env=env, capture_output=True, text=True)
     assert dry_run.returncode == 0, dry_run.stderr[-2000:]
-    assert re.search(rf"^features\s+{len(config['models'])}$", dry_run.stdout, re.MULTILINE)
+    # one features job per model and stimulus set: the run's, the captioning bank's, and the
+    # alignment sets' (localizer and language data, or the vision data, per variant)
+    from brainencode.plan import alignment_variants
+
+    expected = len(config["models"]) + ("captioning" in config)
+    for side, sets in (("language", 2), ("vision", 1)):
+        if side in config.get("alignment", {}):
+            expected += sets * len(alignment_variants(config["alignment"], side))
+    assert re.search(rf"^features\s+{expected}$", dry_run.stdout, re.MULTILINE)
 
 
 @pytest.mark.parametrize("edit,expected", [
@@ -89,3 +97,60 @@ def test_cli_validate_config(tmp_path, env):
     assert result.returncode == 2
     assert result.stdout.strip().splitlines() == [
         f"{bad}: encoding.alphas.n: expected integer, got 'zero'"]
+
+
+def test_schema_enums_equal_the_registries_in_code():
+    """Each registry is declared once in code; the schema's enums must name the same things."""
+    from brainencode.analyses.captioning.captioners import CAPTIONER_KINDS
+    from brainencode.analyses.captioning.describers import DESCRIBER_KINDS
+    from brainencode.config import load_schema
+    from brainencode.datasets.formats import FORMATS
+    from brainencode.features.pooling import POOLINGS
+    from brainencode.features.registry import FAMILIES
+
+    schema = load_schema()["properties"]
+    model = schema["models"]["additionalProperties"]["properties"]
+    assert set(model["family"]["enum"]) == set(FAMILIES)
+    assert set(model["pooling"]["enum"]) == {"auto", *POOLINGS}
+    assert set(schema["dataset"]["properties"]["format"]["enum"]) == {"demo", *FORMATS}
+    blocks = {b["if"]["properties"]["format"]["const"] for b in schema["dataset"]["allOf"]}
+    assert blocks == {"demo", *FORMATS}  # one schema block per format
+    captioning = schema["captioning"]["properties"]
+    assert set(captioning["captioner"]["properties"]["kind"]["enum"]) == set(CAPTIONER_KINDS)
+    assert set(captioning["describer"]["properties"]["kind"]["enum"]) == set(DESCRIBER_KINDS)
+
+
+def test_format_blocks_hold_their_keys_and_defaults():
+    """A dataset section is checked against its own format's block: required keys, keys of
+    other formats refused, the format's defaults filled in (the loaders restate none)."""
+    from brainencode.config import validate_dataset
+
+    glm = {"format": "bids-glm", "subjects": ["sub-01"], "bids_root": "b", "task": "t",
+           "stimuli_table": "s.tsv", "mask": "m.nii.gz"}
+    filled = validate_dataset(glm)
+    assert filled["space"] == "native" and filled["glm"]["method"] == "lss"
+    assert filled["invalid_targets"] == "error" and "space" not in glm  # a copy
+    with pytest.raises(BrainencodeError, match=r"dataset\.<top level>: 'mask' is a required"):
+        validate_dataset({k: v for k, v in glm.items() if k != "mask"})
+    with pytest.raises(BrainencodeError, match=r"unknown key 'sessions' at top level \(allowed: "
+                                               r"atlas, atlas_labels, bids_root, format, glm"):
+        validate_dataset(glm | {"sessions": [1]})
+    nsd = validate_dataset({"format": "nsd", "subjects": ["sub-01"], "path": "p", "mask": "m",
+                            "expdesign": "e", "stim_info": "i", "images": "x", "captions": []})
+    assert nsd["sessions"] == [1] and nsd["betas_scale"] == 300 and "space" not in nsd
+    with pytest.raises(BrainencodeError, match="'space' is a required property"):
+        validate_dataset({"format": "bids-betas", "subjects": ["sub-01"], "bids_root": "b",
+                          "task": "t", "stimuli_table": "s.tsv"})  # no MNI default
+
+
+def test_native_space_data_is_never_drawn_on_a_template(tmp_path):
+    """The bids-glm example (a T1w mask, no space given) resolves to native space, and its
+    voxel maps are left out of the MNI template and fsaverage figures with the reason."""
+    from brainencode.config import validate_dataset
+    from brainencode.reports.figures import template_space
+
+    dataset = validate_dataset(load_config(REPO / "config" / "examples" / "bids_glm.yaml")
+                               ["dataset"])
+    assert dataset["space"] == "native"
+    assert not template_space(dataset["space"])
+    assert template_space("MNI152NLin2009cAsym") and not template_space("T1w")

@@ -170,7 +170,7 @@ def test_pereira_bad_input(tmp_path, capsys):
     write_pereira(tmp_path / "P01_examples.mat", np.random.default_rng(2))
     dataset = {"format": "pereira", "subjects": ["sub-P01"],
                "path": str(tmp_path / "{label}_examples.mat"), "atlas": "nope"}
-    write_stimuli(dataset, tmp_path / "stim.tsv")
+    write_stimuli(dataset=dataset, out=tmp_path / "stim.tsv")
     line = cli_error(capsys, "responses", "--dataset", json.dumps(dataset), "--subject",
                      "sub-P01", "--stimuli", str(tmp_path / "stim.tsv"), "--out",
                      str(tmp_path / "o.h5"))
@@ -217,7 +217,7 @@ def test_rdm_bad_input(tmp_path, capsys):
                            ("small.npy", "RDM: expected [4, 4] (one row per image")]:
         dataset = {"format": "rdm", "subjects": ["sub-01"], "path": str(tmp_path / name),
                    "images": str(tmp_path / "images")}
-        write_stimuli(dataset, tmp_path / "stim.tsv")
+        write_stimuli(dataset=dataset, out=tmp_path / "stim.tsv")
         line = cli_error(capsys, "rdms", "--dataset", json.dumps(dataset), "--subject",
                          "sub-01", "--stimuli", str(tmp_path / "stim.tsv"), "--out",
                          str(tmp_path / "o.h5"))
@@ -501,7 +501,7 @@ def encode_via_cli(root: Path, responses: Path, out: str, **settings) -> np.ndar
     encoding = config["encoding"] | {"outer_folds": 4, "inner_folds": 3, "device": "cpu"}
     chunk = root / f"{out}-chunk"
     assert main(["encode", "--responses", str(responses), "--features", str(root / "features"),
-                 "--stimuli", str(root / "stimuli.tsv"), "--model", "m", "--settings",
+                 "--stimuli", str(root / "stimuli.tsv"), "--model", "m", "--encoding",
                  json.dumps(encoding | settings), "--out-dir", str(chunk)]) == 0
     assert main(["gather-encoding", "--chunks", str(chunk), "--out-dir", str(root / out)]) == 0
     with h5py.File(root / out / "layer00.h5") as f:
@@ -571,7 +571,7 @@ def test_naturalistic_bad_input(tmp_path, capsys):
     meta["stimulus_ids"][1] = "w_other"
     (tmp_path / "features" / "meta.json").write_text(json.dumps(meta))
     line = cli_error(capsys, "encode", "--responses", str(tmp_path / "o.h5"), "--features",
-                     str(tmp_path / "features"), "--model", "m", "--settings", "{}",
+                     str(tmp_path / "features"), "--model", "m", "--encoding", "{}",
                      "--out-dir", str(tmp_path / "enc"))
     assert line.endswith("stimulus_ids: expected features for every stimulus of the events, "
                          "'w01' has none")

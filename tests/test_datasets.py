@@ -14,9 +14,9 @@ import pytest
 
 from brainencode.datasets import bids_names
 from brainencode.datasets.bids_betas import load_bids_betas
-from brainencode.datasets.demo_stimuli import make_demo_stimuli
-from brainencode.datasets.demo_subjects import simulate_subject
 from brainencode.datasets.responses import read_responses, write_responses
+from brainencode.demo.fmri import simulate_fmri_subject
+from brainencode.demo.stimuli import make_demo_stimuli
 from brainencode.errors import BrainencodeError
 from brainencode.features.extract import extract_features
 from tests.test_features import TINY_VIT
@@ -31,9 +31,9 @@ DEMO = {"seed": 0, "n_repeats": 3, "voxel_size_mm": 8, "noise_sd": 1.0, "rois": 
 @pytest.fixture(scope="module")
 def bids(tmp_path_factory):
     root = tmp_path_factory.mktemp("demo")
-    stimuli = make_demo_stimuli(root / "stimuli", 24, 64, seed=1)
-    extract_features(stimuli, TINY_VIT, root / "features" / "vit")
-    simulate_subject(stimuli, {"vit": root / "features" / "vit"}, DEMO, "sub-01", 1,
+    stimuli = make_demo_stimuli(out_dir=root / "stimuli", n_stimuli=24, image_size=64, seed=1)
+    extract_features(stimuli=stimuli, spec=TINY_VIT, out_dir=root / "features" / "vit")
+    simulate_fmri_subject(stimuli, {"vit": root / "features" / "vit"}, DEMO, "sub-01", 1,
                      root / "bids", "demo", SPACE)
     return root, stimuli
 

@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from brainencode.datasets.demo_stimuli import make_demo_stimuli
-from brainencode.features.extract import extract_features, load_features
+from brainencode.demo.stimuli import make_demo_stimuli
+from brainencode.features.extract import extract_features
+from brainencode.features.store import load_features
 
 TINY_VISION = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2,
                "intermediate_size": 64, "image_size": 32, "patch_size": 16}
@@ -45,7 +46,8 @@ ZOO = {
 
 @pytest.fixture(scope="module")
 def stimuli(tmp_path_factory):
-    return make_demo_stimuli(tmp_path_factory.mktemp("stimuli"), 6, 64, seed=0)
+    return make_demo_stimuli(out_dir=tmp_path_factory.mktemp("stimuli"), n_stimuli=6,
+                             image_size=64, seed=0)
 
 
 @pytest.mark.parametrize("family", ZOO)
@@ -53,7 +55,7 @@ def test_every_family_runs_untrained_with_right_layers_and_reproducible_seeds(
         family, stimuli, tmp_path):
     extra, layers, width = ZOO[family]
     spec = {"family": family, "trained": False, "seed": 1, "batch_size": 4, **extra}
-    meta = extract_features(stimuli, spec, tmp_path / "a")
+    meta = extract_features(stimuli=stimuli, spec=spec, out_dir=tmp_path / "a")
     assert meta["layers"] == layers and meta["trained"] is False
     assert meta["stimulus_ids"] == list(pd.read_csv(stimuli, sep="\t")["stimulus_id"])
     _, first = load_features(tmp_path / "a")
@@ -62,11 +64,11 @@ def test_every_family_runs_untrained_with_right_layers_and_reproducible_seeds(
         assert np.isfinite(array).all() and array.std(0).max() > 0
         if width:
             assert array.shape[1] == width
-    extract_features(stimuli, spec, tmp_path / "b")
+    extract_features(stimuli=stimuli, spec=spec, out_dir=tmp_path / "b")
     _, again = load_features(tmp_path / "b")
     for layer in layers:
         np.testing.assert_array_equal(first[layer], again[layer])
-    extract_features(stimuli, {**spec, "seed": 2}, tmp_path / "c")
+    extract_features(stimuli=stimuli, spec={**spec, "seed": 2}, out_dir=tmp_path / "c")
     _, other = load_features(tmp_path / "c")
     assert not np.allclose(first[layers[-1]], other[layers[-1]])
     if meta["input"] != "image" and family != "minilm":
@@ -110,15 +112,16 @@ def test_efficientnet_weights_are_checked_strictly(tmp_path):
 def test_cache_reuses_same_inputs_and_recomputes_changed_ones(stimuli, tmp_path):
     spec = {"family": "vit", "trained": False, "seed": 1, **ZOO["vit"][0]}
     cache = tmp_path / "cache"
-    first = extract_features(stimuli, spec, tmp_path / "a", cache_dir=cache)
+    first = extract_features(stimuli=stimuli, spec=spec, out_dir=tmp_path / "a", cache_dir=cache)
     (cache / first["cache_key"] / "layer02.npy").touch()
     mtime = (cache / first["cache_key"] / "layer02.npy").stat().st_mtime_ns
-    again = extract_features(stimuli, spec, tmp_path / "b", cache_dir=cache)
+    again = extract_features(stimuli=stimuli, spec=spec, out_dir=tmp_path / "b", cache_dir=cache)
     assert again["cache_key"] == first["cache_key"]
     assert (tmp_path / "b" / "layer02.npy").stat().st_mtime_ns == mtime  # not recomputed
-    changed = extract_features(stimuli, {**spec, "pooling": "first"}, tmp_path / "c",
-                               cache_dir=cache)
-    reseeded = extract_features(stimuli, {**spec, "seed": 2}, tmp_path / "d", cache_dir=cache)
+    changed = extract_features(stimuli=stimuli, spec={**spec, "pooling": "first"},
+                               out_dir=tmp_path / "c", cache_dir=cache)
+    reseeded = extract_features(stimuli=stimuli, spec={**spec, "seed": 2}, out_dir=tmp_path / "d",
+                                cache_dir=cache)
     assert len({first["cache_key"], changed["cache_key"], reseeded["cache_key"]}) == 3
     assert json.loads((tmp_path / "b" / "meta.json").read_text())["layers"] == THREE
 

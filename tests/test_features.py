@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from brainencode.datasets.demo_stimuli import make_demo_stimuli
+from brainencode.demo.stimuli import make_demo_stimuli
 from brainencode.errors import BrainencodeError
-from brainencode.features.extract import extract_features, load_features
+from brainencode.features.extract import extract_features
+from brainencode.features.store import load_features
 
 TINY_VIT = {"family": "vit", "trained": False, "seed": 3, "pooling": "mean", "batch_size": 4,
             "config": {"hidden_size": 32, "num_hidden_layers": 3, "num_attention_heads": 2,
@@ -18,7 +19,8 @@ MINILM = {"family": "minilm", "trained": True, "pooling": "mean", "batch_size": 
 
 @pytest.fixture(scope="module")
 def stimuli(tmp_path_factory):
-    return make_demo_stimuli(tmp_path_factory.mktemp("stimuli"), 10, 64, seed=0)
+    return make_demo_stimuli(out_dir=tmp_path_factory.mktemp("stimuli"), n_stimuli=10,
+                             image_size=64, seed=0)
 
 
 def test_minilm_real_weights_put_paraphrases_closer_than_unrelated(tmp_path):
@@ -28,7 +30,8 @@ def test_minilm_real_weights_put_paraphrases_closer_than_unrelated(tmp_path):
     table = tmp_path / "text.tsv"
     pd.DataFrame({"stimulus_id": [f"s{i}" for i in range(5)], "modality": "text",
                   "text": sentences}).to_csv(table, sep="\t", index=False)
-    meta = extract_features(table, {**MINILM, "input": "text"}, tmp_path / "minilm")
+    meta = extract_features(stimuli=table, spec={**MINILM, "input": "text"},
+                            out_dir=tmp_path / "minilm")
     assert meta["layers"][-1] == "layer06" and len(meta["layers"]) == 7
     _, layers = load_features(tmp_path / "minilm")
     e = layers["layer06"]
@@ -42,7 +45,7 @@ def test_minilm_real_weights_put_paraphrases_closer_than_unrelated(tmp_path):
 def test_missing_trained_weights_name_where_to_put_them(stimuli, tmp_path):
     spec = {**TINY_VIT, "trained": True, "path": str(tmp_path / "no-such-model")}
     with pytest.raises(BrainencodeError, match="weights not found at .*no-such-model"):
-        extract_features(stimuli, spec, tmp_path / "out")
+        extract_features(stimuli=stimuli, spec=spec, out_dir=tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
 
@@ -52,9 +55,9 @@ def test_untrained_minilm_is_reproducible_and_differs_from_trained(tmp_path):
                   "text": ["a red circle", "the dog runs", "a small blue square"]}).to_csv(
         table, sep="\t", index=False)
     untrained = {**MINILM, "trained": False, "seed": 1, "config": {}, "input": "text"}
-    meta = extract_features(table, untrained, tmp_path / "u1")
-    extract_features(table, untrained, tmp_path / "u2")
-    extract_features(table, {**MINILM, "input": "text"}, tmp_path / "trained")
+    meta = extract_features(stimuli=table, spec=untrained, out_dir=tmp_path / "u1")
+    extract_features(stimuli=table, spec=untrained, out_dir=tmp_path / "u2")
+    extract_features(stimuli=table, spec={**MINILM, "input": "text"}, out_dir=tmp_path / "trained")
     assert meta["trained"] is False and meta["seed"] == 1 and "untrained" in meta["model_id"]
     _, first = load_features(tmp_path / "u1")
     _, second = load_features(tmp_path / "u2")

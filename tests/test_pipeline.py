@@ -74,7 +74,7 @@ def test_seeg_planted_truth_is_recovered(demo):
 
     _, config, results = demo
     subject = config["demo"]["seeg"]["subjects"][0]
-    responses = read_responses(results / "responses" / f"{subject}.h5")
+    responses = read_responses(results / "responses" / "main" / f"{subject}.h5")
     assert responses.attrs["modality"] == "ieeg" and np.isfinite(responses.xyz).all()
     peak = responses.window == "0.200-0.300s"  # middle of the planted 0.1-0.4 s bump
     encoded = [m for m, spec in config["models"].items() if spec.get("encode", True)]
@@ -110,7 +110,7 @@ def test_second_run_does_nothing_and_model_change_reruns_only_dependents(demo, e
     jobs = job_counts(snakemake(env, "-n", "--configfile", str(changed)).stdout)
     n_subjects = len(all_subjects(config))
     per_chunk = config["encoding"].get("targets_per_chunk", 20000)
-    n_chunks = sum(-(-count_targets(results / "responses" / f"{s}.h5") // per_chunk)
+    n_chunks = sum(-(-count_targets(results / "responses" / "main" / f"{s}.h5") // per_chunk)
                    for s in all_subjects(config))
     assert n_chunks == 5  # 29398 voxels in 2 chunks for each fMRI subject, 168 sEEG targets
     assert jobs == {"features": 1, "encode_chunk": n_chunks, "encode": n_subjects,
@@ -154,10 +154,10 @@ def test_captioning_on_coco_mini_with_dataset_captions(demo, env, tmp_path):
     coco = shared("coco_mini_159img_captions")
     _, config, results = demo
     copy = tmp_path / "results"
-    for part in ("demo/stimuli", "features/effnet"):
+    for part in ("demo/stimuli", "features/main/effnet"):
         shutil.copytree(results / part, copy / part)
-    (copy / "responses").mkdir()
-    shutil.copy2(results / "responses" / "sub-01.h5", copy / "responses")
+    (copy / "responses" / "main").mkdir(parents=True)
+    shutil.copy2(results / "responses" / "main" / "sub-01.h5", copy / "responses" / "main")
     config = {**config, "results": str(copy), "captioning": {
         **config["captioning"], "subjects": ["sub-01"], "rois": ["V4", "LOC"],
         "bank": {"source": "coco", "images": [str(coco / "train2017"), str(coco / "val2017")],
@@ -166,9 +166,8 @@ def test_captioning_on_coco_mini_with_dataset_captions(demo, env, tmp_path):
     config_path = tmp_path / "config.yaml"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
     target = copy / "captioning" / "sub-01" / "gallery.png"
-    steps = ("bank", "bank_features", "select", "caption_images", "describe", "evaluate",
-             "gallery")
-    result = snakemake(env, "--configfile", str(config_path), "--allowed-rules",
+    steps = ("bank", "select", "caption_images", "describe", "evaluate", "gallery")
+    result = snakemake(env, "--configfile", str(config_path), "--allowed-rules", "features",
                        *[f"captioning_{step}" for step in steps], "--", str(target))
     assert result.returncode == 0, result.stderr[-3000:]
     bank = pd.read_csv(copy / "captioning" / "bank" / "stimuli.tsv", sep="\t")
@@ -195,8 +194,8 @@ def test_naturalistic_story_through_the_pipeline(env, tmp_path):
         write_word_table,
     )
 
-    extract_features(write_word_table(tmp_path), {"family": "minilm"}, tmp_path / "minilm",
-                     device="cpu")
+    extract_features(stimuli=write_word_table(tmp_path), spec={"family": "minilm"},
+                     out_dir=tmp_path / "minilm", device="cpu")
     write_naturalistic(tmp_path, np.random.default_rng(11),
                        features=np.load(tmp_path / "minilm" / "layer04.npy"))
     config = {"results": str(tmp_path / "results"), "dataset": naturalistic_dataset(tmp_path),

@@ -84,7 +84,7 @@ def test_report_without_an_optional_stage_says_why(demo, env, tmp_path):
         ["brainencode", "report", "--config", json.dumps(config),
          "--scores", *[str(results / "encoding" / s / "scores.tsv") for s in subjects],
          "--figures", *[str(results / "figures" / s) for s in subjects],
-         "--responses", *[str(results / "responses" / f"{s}.h5") for s in subjects],
+         "--responses", *[str(results / "responses" / "main" / f"{s}.h5") for s in subjects],
          "--benchmarks", str(results / "benchmarks"), "--out", str(out)],
         env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

@@ -19,7 +19,7 @@ from brainencode.encoders.cross_validation import alpha_grid, cross_validated_pr
 from brainencode.encoders.ridge import invalid_targets, warn_invalid
 from brainencode.encoders.time_series import fir_design
 from brainencode.errors import BrainencodeError
-from brainencode.features.extract import load_features
+from brainencode.features.store import load_features
 
 SCORE_COLUMNS = ["subject", "roi", "model", "layer", "metric", "value"]
 PER_TARGET = ("r", "r2", "alpha", "ceiling", "explainable_variance", "r_normalized", "p")
@@ -90,9 +90,8 @@ def chunk_slice(n_targets: int, chunk: int, n_chunks: int) -> slice:
     return slice(start, start + size + (chunk < extra))
 
 
-def encode_model(responses_path: str | Path, features_dir: str | Path, model: str,
-                 out_dir: str | Path, settings: dict, stimuli_path: str | Path | None = None,
-                 chunk: int = 0, n_chunks: int = 1) -> None:
+def encode_model(*, responses: Path, features: Path, model: str, out_dir: Path, encoding: dict,
+                 stimuli: Path | None = None, chunk: int = 0, n_chunks: int = 1) -> None:
     """Fit and score every layer on one chunk of the targets (all of them by default); write
     ``<layer>.h5`` per layer and ``meta.json``. gather_encoding joins the chunks.
 
@@ -107,29 +106,30 @@ def encode_model(responses_path: str | Path, features_dir: str | Path, model: st
     test fold the chunk also keeps the sums 2V2 needs (metrics.pattern_products), which add up
     over chunks. NaN or constant targets are warned about once and get NaN scores.
     """
-    targets = chunk_slice(count_targets(responses_path), chunk, n_chunks)
-    responses = read_responses(responses_path, targets)
-    meta, layers = load_features(features_dir)
+    responses_file = Path(responses)
+    targets = chunk_slice(count_targets(responses_file), chunk, n_chunks)
+    responses = read_responses(responses_file, targets)
+    meta, layers = load_features(features)
     block_size = 1
     if responses.events is not None:
-        design = time_series_design(responses, meta, features_dir)
+        design = time_series_design(responses, meta, features)
         groups = responses.run
-        block_size = settings["block_trs"]
-        if settings["significance"] == "parametric":
-            warnings.warn(f"{responses_path}: parametric p-values assume independent samples, "
+        block_size = encoding["block_trs"]
+        if encoding["significance"] == "parametric":
+            warnings.warn(f"{responses_file}: parametric p-values assume independent samples, "
                           "but TRs are autocorrelated; encoding.significance: permutation "
                           "permutes blocks of encoding.block_trs TRs", stacklevel=2)
     else:
         if meta["stimulus_ids"] != responses.stimulus_ids:
-            raise BrainencodeError(f"{features_dir}: stimulus_ids: expected the same stimuli in "
-                                   f"the same order as {responses_path}")
-        groups = stimulus_groups(stimuli_path, responses.stimulus_ids)
+            raise BrainencodeError(f"{features}: stimulus_ids: expected the same stimuli in "
+                                   f"the same order as {responses_file}")
+        groups = stimulus_groups(stimuli, responses.stimulus_ids)
 
         def design(layer: np.ndarray) -> np.ndarray:
             return layer
-    alphas = alpha_grid(settings)
+    alphas = alpha_grid(encoding)
     invalid = invalid_targets(responses.data)
-    warn_invalid(invalid, str(responses_path), targets.start)
+    warn_invalid(invalid, str(responses_file), targets.start)
     Y = responses.data.astype(np.float32)
     Y_valid = Y[:, ~invalid]
     if responses.repeats is not None:
@@ -144,10 +144,10 @@ def encode_model(responses_path: str | Path, features_dir: str | Path, model: st
     for layer in tqdm(meta["layers"], desc=f"encode {responses.subject} {model} "
                       f"chunk {chunk + 1}/{n_chunks}", unit="layer", mininterval=5):
         prediction = np.full(Y.shape, np.nan)
-        chosen = np.full((settings["outer_folds"], Y.shape[1]), np.nan)
+        chosen = np.full((encoding["outer_folds"], Y.shape[1]), np.nan)
         prediction[:, ~invalid], chosen[:, ~invalid], folds = cross_validated_predictions(
-            design(layers[layer]), Y_valid, alphas, settings["outer_folds"],
-            settings["inner_folds"], settings["seed"], groups=groups, device=settings["device"])
+            design(layers[layer]), Y_valid, alphas, encoding["outer_folds"],
+            encoding["inner_folds"], encoding["seed"], groups=groups, device=encoding["device"])
         fold_r = metrics.fold_scores(Y, prediction, folds)
         r = fold_r.mean(0)
         per_target = {
@@ -157,7 +157,7 @@ def encode_model(responses_path: str | Path, features_dir: str | Path, model: st
             "ceiling": ceiling,
             "explainable_variance": explainable,
             "r_normalized": metrics.normalized_score(r, ceiling),
-            "p": p_values(Y, prediction, folds, fold_r, settings, block_size),
+            "p": p_values(Y, prediction, folds, fold_r, encoding, block_size),
         }
         with h5py.File(out_dir / f"{layer}.h5", "w") as f:
             for key, value in per_target.items():
@@ -196,14 +196,13 @@ def _layer_chunks(paths: list[Path], layer: str
     return ({k: np.concatenate(v) for k, v in arrays.items()}, np.concatenate(roi), products)
 
 
-def gather_encoding(chunk_dirs: list[str | Path], out_dir: str | Path,
-                    fdr_q: float) -> pd.DataFrame:
+def gather_encoding(*, chunks: list[Path], out_dir: Path, fdr_q: float = 0.05) -> pd.DataFrame:
     """Join the chunks of one subject and model (in order) into ``<layer>.h5`` per layer, with
     BH-FDR q-values over all targets, and ``scores.tsv``: per ROI the means of the per-target
     scores, the 2V2 accuracy averaged over test folds, the fraction of targets with q below
     ``fdr_q`` and the number of targets; long format (subject, roi, model, layer, metric,
     value). One chunk or many give the same files."""
-    paths = [Path(p) for p in chunk_dirs]
+    paths = [Path(p) for p in chunks]
     metas = [json.loads((p / "meta.json").read_text()) for p in paths]
     first = metas[0]
     covered = [m["targets"] for m in metas]
@@ -241,8 +240,8 @@ def gather_encoding(chunk_dirs: list[str | Path], out_dir: str | Path,
     return scores
 
 
-def gather_scores(paths: list[str | Path], out_path: str | Path) -> pd.DataFrame:
+def gather_scores(*, scores: list[Path], out: Path) -> pd.DataFrame:
     """Concatenate per-model score tables into one long table."""
-    scores = pd.concat([pd.read_csv(p, sep="\t") for p in paths], ignore_index=True)
-    scores.to_csv(out_path, sep="\t", index=False)
+    scores = pd.concat([pd.read_csv(p, sep="\t") for p in scores], ignore_index=True)
+    scores.to_csv(out, sep="\t", index=False)
     return scores

@@ -16,7 +16,7 @@ from scipy.stats import spearmanr
 
 from brainencode.datasets.rdms import read_rdms
 from brainencode.errors import BrainencodeError
-from brainencode.features.extract import load_features
+from brainencode.features.store import load_features
 
 
 def correlation_rdm(features: np.ndarray) -> np.ndarray:
@@ -45,16 +45,17 @@ def compare(model_rdm: np.ndarray, brain_rdm: np.ndarray) -> dict[str, float]:
             "rsa_kendall_tau_a": kendall_tau_a(m, b)}
 
 
-def rsa_scores(rdms_path: str | Path, features_dirs: list[str | Path], roi: str,
-               out: str | Path) -> pd.DataFrame:
+def rsa_scores(*, rdms: Path, features: list[Path], out: Path, roi: str = "rdm"
+               ) -> pd.DataFrame:
     """Per model and layer, the mean over the subject's RDMs of each comparison."""
-    rdms = read_rdms(rdms_path)
+    rdms_file = Path(rdms)
+    rdms = read_rdms(rdms_file)
     rows = []
-    for features_dir in map(Path, features_dirs):
+    for features_dir in map(Path, features):
         meta, layers = load_features(features_dir)
         if meta["stimulus_ids"] != rdms.stimulus_ids:
             raise BrainencodeError(f"{features_dir}: stimulus_ids: expected the stimuli of "
-                                   f"{rdms_path} in the same order")
+                                   f"{rdms_file} in the same order")
         for layer in meta["layers"]:
             model_rdm = correlation_rdm(layers[layer])
             scores = pd.DataFrame([compare(model_rdm, brain) for brain in rdms.rdms]).mean()

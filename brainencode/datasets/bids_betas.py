@@ -61,5 +61,5 @@ def load_bids_betas(bids_root: str | Path, subject: str, stimuli_path: str | Pat
 
 
 def load(config: dict, subject: str, stimuli: Path) -> Responses:
-    return load_bids_betas(config["bids_root"], subject, stimuli, config.get("task", "demo"),
-                           config.get("space", "MNI152NLin2009cAsym"))
+    return load_bids_betas(config["bids_root"], subject, stimuli, config["task"],
+                           config["space"])

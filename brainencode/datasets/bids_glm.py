@@ -26,13 +26,10 @@ import pandas as pd
 
 from brainencode.datasets import bids_names
 from brainencode.datasets.checks import check_events, check_table, read_nifti, require
-from brainencode.datasets.formats import subject_path
+from brainencode.datasets.paths import subject_path
 from brainencode.datasets.responses import Responses
 from brainencode.datasets.stimuli import average_presentations, read_stimuli
 from brainencode.errors import BrainencodeError
-
-GLM_DEFAULTS = {"method": "lss", "hrf_model": "glover", "drift_model": "cosine",
-                "high_pass": 0.01, "noise_model": "ar1", "ignore_trial_types": []}
 
 
 def repetition_time(bold: Path, image) -> float:
@@ -137,12 +134,8 @@ def read_events(path: Path, known: set[str], ignore: set[str]) -> pd.DataFrame:
     return events
 
 
-def bold_runs(config: dict, subject: str, format_name: str
-              ) -> tuple[np.ndarray, np.ndarray, object, list[Path]]:
+def bold_runs(config: dict, subject: str) -> tuple[np.ndarray, np.ndarray, object, list[Path]]:
     """The mask's voxels (ijk), their ROIs, the mask image and the subject's BOLD runs."""
-    if "mask" not in config:
-        raise BrainencodeError(f"{config['bids_root']}: dataset.mask: required for "
-                               f"{format_name} (a brain mask NIfTI; {{subject}} is filled in)")
     ijk, roi, mask_image = volume_targets(config, subject)
     runs = bids_names.raw_runs(config["bids_root"], subject, config["task"], "func",
                                "bold.nii.gz")
@@ -162,9 +155,9 @@ def read_bold(bold: Path, mask: np.ndarray):
 
 
 def load(config: dict, subject: str, stimuli: Path) -> Responses:
-    settings = GLM_DEFAULTS | config.get("glm", {})
+    settings = config["glm"]
     ids = list(read_stimuli(stimuli)["stimulus_id"])
-    ijk, roi, mask_image, runs = bold_runs(config, subject, "bids-glm")
+    ijk, roi, mask_image, runs = bold_runs(config, subject)
     mask = np.asarray(mask_image.dataobj) > 0
     occurrences: dict[str, list[np.ndarray]] = {s: [] for s in ids}
     for bold in runs:
@@ -181,7 +174,7 @@ def load(config: dict, subject: str, stimuli: Path) -> Responses:
     data, repeats = average_presentations(occurrences, ids,
                                           f"{config['bids_root']}/{subject}", stimuli)
     return Responses(data=data, stimulus_ids=ids, roi=roi, subject=subject, repeats=repeats,
-                     ijk=ijk, attrs={"modality": "fmri", "space": config.get("space", "native"),
+                     ijk=ijk, attrs={"modality": "fmri", "space": config["space"],
                                      "glm": settings["method"],
                                      "affine": mask_image.affine.ravel(),
                                      "shape": np.array(mask.shape)})

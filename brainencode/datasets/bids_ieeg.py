@@ -23,8 +23,6 @@ from brainencode.datasets.responses import Responses
 from brainencode.datasets.stimuli import average_presentations, read_stimuli
 from brainencode.errors import BrainencodeError
 
-IEEG_DEFAULTS = {"l_freq": 70.0, "h_freq": 150.0, "n_bands": 8, "tmin": -0.2, "tmax": 0.6,
-                 "window_s": 0.1}
 SUFFIXES = ("ieeg.vhdr", "ieeg.edf", "ieeg.bdf", "ieeg.fif", "ieeg.set")
 CONTACT_TYPES = ("seeg", "ecog")
 
@@ -70,7 +68,7 @@ def load(config: dict, subject: str, stimuli: Path) -> Responses:
     import mne
     import mne_bids
 
-    settings = IEEG_DEFAULTS | config.get("ieeg", {})
+    settings = config["ieeg"]
     ids = list(read_stimuli(stimuli)["stimulus_id"])
     recordings = [r for suffix in SUFFIXES for r in bids_names.raw_runs(
         config["bids_root"], subject, config["task"], "ieeg", suffix)]

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from brainencode.datasets.formats import subject_path
 from brainencode.datasets.matfiles import load_mat
+from brainencode.datasets.paths import subject_path
 from brainencode.datasets.responses import Responses
 from brainencode.datasets.stimuli import align_rows, read_stimuli, write_stimuli_table
 from brainencode.errors import BrainencodeError
@@ -43,7 +43,7 @@ def write_stimuli(config: dict, out: Path) -> None:
 def load(config: dict, subject: str, stimuli: Path) -> Responses:
     trials = [Path(n).stem for n in trial_images(config, subject)]
     per_tr, roi = [], None
-    for tr in config.get("trs", [3, 4]):
+    for tr in config["trs"]:
         path = subject_path(config["path"], subject, tr=tr)
         variables = {k: np.asarray(v, np.float32) for k, v in load_mat(path, "ROI file").items()
                      if isinstance(v, np.ndarray) and v.ndim == 2}
@@ -65,4 +65,4 @@ def load(config: dict, subject: str, stimuli: Path) -> Responses:
     return Responses(data=align_rows(data.to_numpy(np.float32), list(data.index), ids,
                                      subject_path(config["stim_list"], subject), stimuli),
                      stimulus_ids=ids, roi=roi, subject=subject,
-                     attrs={"modality": "fmri", "trs": list(config.get("trs", [3, 4]))})
+                     attrs={"modality": "fmri", "trs": list(config["trs"])})

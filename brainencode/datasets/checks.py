@@ -197,38 +197,3 @@ def check_mat(path: Path) -> list[str]:
     except BrainencodeError as exc:
         return [str(exc)]
     return []
-
-
-def check_file(path: str | Path) -> list[str]:
-    """Dispatch on the file type; a folder or an unknown suffix is one problem."""
-    path = Path(path)
-    name = path.name.lower()
-    if not path.exists():
-        return [f"{path}: not found"]
-    if name.endswith((".yaml", ".yml")):
-        from brainencode.datasets.formats import check_config_file
-
-        return check_config_file(path)
-    if name.endswith((".nii", ".nii.gz")):
-        return check_nifti(path)
-    if name.endswith((".h5", ".hdf5")):
-        return check_hdf5(path)
-    if name.endswith((".edf", ".bdf", ".vhdr", ".fif")):
-        return check_ieeg(path)
-    if name.endswith(".mat"):
-        return check_mat(path)
-    if name.endswith("_events.tsv"):
-        return check_events(path)
-    if name.endswith(".tsv"):
-        from brainencode.datasets.stimuli import read_stimuli
-
-        problems = check_table(path)
-        if problems or "stimulus_id" not in pd.read_csv(path, sep="\t", nrows=0).columns:
-            return problems
-        try:
-            read_stimuli(path)
-        except BrainencodeError as exc:
-            return [str(exc)]
-        return []
-    return [f"{path}: expected a NIfTI, EDF/BDF/BrainVision, HDF5, MATLAB .mat, TSV or YAML "
-            "config file"]

@@ -23,9 +23,6 @@ from brainencode.datasets.responses import Responses
 from brainencode.datasets.stimuli import read_stimuli
 from brainencode.errors import BrainencodeError
 
-DEFAULTS = {"delays": [1, 2, 3, 4], "lanczos_window": 3, "high_pass": 0.01, "trim": [0, 0],
-            "ignore_trial_types": []}
-
 
 def clean_run(Y: np.ndarray, tr: float, high_pass: float) -> np.ndarray:
     """Detrend, remove cosine drifts below ``high_pass`` Hz and z-score each voxel over time."""
@@ -38,9 +35,9 @@ def clean_run(Y: np.ndarray, tr: float, high_pass: float) -> np.ndarray:
 
 
 def load(config: dict, subject: str, stimuli) -> Responses:
-    settings = DEFAULTS | config.get("naturalistic", {})
+    settings = config["naturalistic"]
     ids = set(read_stimuli(stimuli)["stimulus_id"])
-    ijk, roi, mask_image, bolds = bold_runs(config, subject, "naturalistic")
+    ijk, roi, mask_image, bolds = bold_runs(config, subject)
     mask = np.asarray(mask_image.dataobj) > 0
     start, end = settings["trim"]
     data, runs, kept_trs, events, first_tr = [], [], [], [], None
@@ -76,7 +73,7 @@ def load(config: dict, subject: str, stimuli) -> Responses:
         data=np.concatenate(data), roi=roi, subject=subject, ijk=ijk,
         stimulus_ids=[f"run-{r}_tr-{i}" for r, i in zip(run, index, strict=True)],
         run=run, time=index * tr, events=pd.concat(events, ignore_index=True),
-        attrs={"modality": "fmri", "space": config.get("space", "native"), "tr": tr,
+        attrs={"modality": "fmri", "space": config["space"], "tr": tr,
                "fir_delays": np.asarray(settings["delays"]),
                "lanczos_window": settings["lanczos_window"],
                "runs": [bold.name for bold in bolds],

@@ -27,8 +27,8 @@ from PIL import Image
 
 from brainencode.datasets.bids_glm import volume_targets
 from brainencode.datasets.checks import read_nifti
-from brainencode.datasets.formats import subject_path
 from brainencode.datasets.matfiles import field, load_mat
+from brainencode.datasets.paths import subject_path
 from brainencode.datasets.responses import Responses
 from brainencode.datasets.stimuli import CAPTION_SEPARATOR, read_stimuli, write_stimuli_table
 from brainencode.errors import BrainencodeError
@@ -57,7 +57,7 @@ def session_trials(config: dict, subject: str) -> list[np.ndarray]:
         raise BrainencodeError(f"{path}: subjectim: expected a row for subject {number}, it has "
                                f"{len(images)}")
     out = []
-    for session in config.get("sessions", [1]):
+    for session in config["sessions"]:
         trials = order[(session - 1) * TRIALS_PER_SESSION:session * TRIALS_PER_SESSION]
         if len(trials) == 0:
             raise BrainencodeError(f"{path}: masterordering: expected trials for session "
@@ -71,7 +71,7 @@ def stimulus_id(nsd_id: int) -> str:
 
 
 def write_stimuli(config: dict, out: Path) -> None:
-    minimum = config.get("min_repeats", 1)
+    minimum = config["min_repeats"]
     chosen = None
     for subject in config["subjects"]:
         shown = pd.Series(np.concatenate(session_trials(config, subject))).value_counts(
@@ -180,10 +180,10 @@ def load(config: dict, subject: str, stimuli: Path) -> Responses:
     ids = list(read_stimuli(stimuli)["stimulus_id"])
     position = {s: i for i, s in enumerate(ids)}
     occurrences: list[list[np.ndarray]] = [[] for _ in ids]
-    for session, trials in zip(config.get("sessions", [1]),
+    for session, trials in zip(config["sessions"],
                                session_trials(config, subject), strict=True):
         path = subject_path(config["path"], subject, session=f"{session:02d}")
-        betas = session_betas(path, mask, config.get("betas_scale", 300))
+        betas = session_betas(path, mask, config["betas_scale"])
         if len(betas) != len(trials):
             raise BrainencodeError(f"{path}: betas: expected {len(trials)} trials, got "
                                    f"{len(betas)}")
@@ -198,7 +198,7 @@ def load(config: dict, subject: str, stimuli: Path) -> Responses:
                                f"stimulus of {stimuli}, {missing[0]!r} is not in its sessions")
     n_repeats = min(len(o) for o in occurrences)
     repeats = (np.stack([np.stack(o[:n_repeats]) for o in occurrences], axis=1)
-               if n_repeats >= 2 and config.get("min_repeats", 1) >= 2 else None)
+               if n_repeats >= 2 and config["min_repeats"] >= 2 else None)
     data = np.stack([np.mean(o, axis=0) for o in occurrences]).astype(np.float32)
     return Responses(data=data, stimulus_ids=ids, roi=roi, subject=subject, repeats=repeats,
                      ijk=ijk, attrs={"modality": "fmri", "space": "func1pt8mm",

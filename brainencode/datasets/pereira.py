@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from brainencode.datasets.formats import subject_path
 from brainencode.datasets.matfiles import field, load_mat
+from brainencode.datasets.paths import subject_path
 from brainencode.datasets.responses import Responses
 from brainencode.datasets.stimuli import align_rows, read_stimuli, write_stimuli_table
 from brainencode.errors import BrainencodeError

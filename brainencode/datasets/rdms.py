@@ -17,8 +17,8 @@ import h5py
 import numpy as np
 import pandas as pd
 
-from brainencode.datasets.formats import subject_path
 from brainencode.datasets.matfiles import load_mat
+from brainencode.datasets.paths import subject_path
 from brainencode.datasets.responses import STR
 from brainencode.datasets.stimuli import read_stimuli, write_stimuli_table
 from brainencode.errors import BrainencodeError
@@ -130,3 +130,20 @@ def read_rdms(path: str | Path) -> RDMs:
                         subject=str(f.attrs["subject"]))
     except (OSError, KeyError) as exc:
         raise BrainencodeError(f"{path}: cannot read RDMs ({exc})") from None
+
+
+def write_subject_rdms(*, dataset: dict, subject: str, stimuli: Path, out: Path) -> None:
+    """Read one subject's RDM targets (dataset.format rdm) into an RDMs HDF5."""
+    write_rdms(out, load_rdms(dataset, subject, stimuli))
+
+
+def subject_rdms(paths: list[str | Path], stimulus_ids: list[str]) -> np.ndarray:
+    """Each subject's RDM, the mean over its sessions [n_subjects, n, n]."""
+    out = []
+    for path in paths:
+        rdms = read_rdms(path)
+        if rdms.stimulus_ids != stimulus_ids:
+            raise BrainencodeError(f"{path}: stimulus_id: expected the stimuli of the features "
+                                   "in the same order")
+        out.append(rdms.rdms.mean(0))
+    return np.stack(out)

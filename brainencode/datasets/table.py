@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from brainencode.datasets.checks import check_hdf5, require
-from brainencode.datasets.formats import subject_path
+from brainencode.datasets.paths import subject_path
 from brainencode.datasets.responses import Responses
 from brainencode.datasets.stimuli import align_rows, read_stimuli, write_stimuli_table
 from brainencode.errors import BrainencodeError
@@ -72,7 +72,7 @@ def load(config: dict, subject: str, stimuli: Path) -> Responses:
     ids = list(read_stimuli(stimuli)["stimulus_id"])
     path = subject_path(config["path"], subject)
     name = path.name.lower()
-    roi_label = config.get("roi", "all")
+    roi_label = config["roi"]
     if name.endswith(".npy"):
         try:
             data = np.load(path, mmap_mode="r")
@@ -110,5 +110,5 @@ def load(config: dict, subject: str, stimuli: Path) -> Responses:
                                f"got shape {data.shape}")
     return Responses(data=align_rows(np.asarray(data, np.float32), file_ids, ids, path, stimuli),
                      stimulus_ids=ids, roi=np.asarray(roi), subject=subject,
-                     attrs={"modality": config.get("modality", "unknown")})
+                     attrs={"modality": "unknown"})
 

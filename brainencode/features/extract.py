@@ -5,10 +5,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import platform
-import shutil
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -18,7 +17,9 @@ from tqdm import tqdm
 
 from brainencode.datasets.stimuli import read_stimuli, stimuli_hash
 from brainencode.errors import BrainencodeError
-from brainencode.features.registry import get_family, offline
+from brainencode.features.hub import offline
+from brainencode.features.registry import get_family
+from brainencode.features.store import publish, write_features
 
 # bump when a change to extraction changes the numbers, so cached features are recomputed
 EXTRACTION_VERSION = 2
@@ -87,22 +88,9 @@ def cache_key(meta: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
-def _publish(source: Path, out_dir: Path) -> None:
-    """Fill out_dir from a complete cache entry (hard links where possible), meta.json last."""
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    out_dir.mkdir(parents=True)
-    files = sorted(source.glob("*.npy")) + [source / "meta.json"]
-    for path in files:
-        try:
-            os.link(path, out_dir / path.name)
-        except OSError:
-            shutil.copy2(path, out_dir / path.name)
-
-
-def extract_features(stimuli_path: str | Path, spec: dict, out_dir: str | Path,
-                     name: str = "model", cache_dir: str | Path | None = None,
-                     device: str = "auto") -> dict:
+def extract_features(*, stimuli: Path, spec: dict, out_dir: Path, name: str = "model",
+                     cache_dir: Path | None = None,
+                     device: Literal["auto", "cpu", "cuda"] = "auto") -> dict:
     """Extract every layer of the model described by ``spec`` for every stimulus.
 
     All layers come from one forward pass per batch, under ``torch.inference_mode``. Writes
@@ -112,11 +100,11 @@ def extract_features(stimuli_path: str | Path, spec: dict, out_dir: str | Path,
     preprocessing come again.
     """
     offline()
-    stimuli_path, out_dir = Path(stimuli_path), Path(out_dir)
-    table = read_stimuli(stimuli_path)
+    stimuli, out_dir = Path(stimuli), Path(out_dir)
+    table = read_stimuli(stimuli)
     spec, field = resolve_spec(spec, table)
     family = get_family(spec["family"])
-    images, texts = _inputs(table, field, family.reads, stimuli_path)
+    images, texts = _inputs(table, field, family.reads, stimuli)
     torch_device = torch.device(("cuda" if torch.cuda.is_available() else "cpu")
                                 if device == "auto" else device)
     autocast, precision = precision_context(spec.get("precision", "auto"), torch_device)
@@ -134,8 +122,7 @@ def extract_features(stimuli_path: str | Path, spec: dict, out_dir: str | Path,
     meta["cache_key"] = cache_key(meta)
     entry = Path(cache_dir) / meta["cache_key"] if cache_dir else None
     if entry is not None and (entry / "meta.json").is_file():
-        _publish(entry, out_dir)
-        return json.loads((out_dir / "meta.json").read_text())
+        return publish(entry, out_dir)
 
     extractor.model.to(torch_device).eval()
     n = len(table)
@@ -153,29 +140,11 @@ def extract_features(stimuli_path: str | Path, spec: dict, out_dir: str | Path,
                                        f"layers, the model gave {len(outputs)}")
             pooled.append([o.float().cpu().numpy() for o in outputs])
 
-    target = entry or out_dir
-    if target.exists():
-        shutil.rmtree(target)
-    target.mkdir(parents=True)
-    meta["n_features"] = {}
-    for i, layer in enumerate(extractor.layers):
-        array = np.concatenate([b[i] for b in pooled]).astype(np.float32)
-        np.save(target / f"{layer}.npy", array)
-        meta["n_features"][layer] = int(array.shape[1])
     meta |= {"device": str(torch_device), "torch": torch.__version__,
              "python": platform.python_version()}
-    (target / "meta.json").write_text(json.dumps(meta, indent=1))
+    layers = {layer: np.concatenate([b[i] for b in pooled])
+              for i, layer in enumerate(extractor.layers)}
+    meta = write_features(entry or out_dir, layers, meta)
     if entry is not None:
-        _publish(entry, out_dir)
+        publish(entry, out_dir)
     return meta
-
-
-def load_features(feature_dir: str | Path) -> tuple[dict, dict[str, np.ndarray]]:
-    """Read meta.json and every layer array of a features folder."""
-    feature_dir = Path(feature_dir)
-    meta_path = feature_dir / "meta.json"
-    if not meta_path.is_file():
-        raise BrainencodeError(f"{feature_dir}: meta.json missing: expected a complete features "
-                               "folder written by `brainencode features extract`")
-    meta = json.loads(meta_path.read_text())
-    return meta, {layer: np.load(feature_dir / f"{layer}.npy") for layer in meta["layers"]}

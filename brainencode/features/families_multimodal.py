@@ -15,16 +15,11 @@ from __future__ import annotations
 import torch
 
 from brainencode.errors import BrainencodeError
+from brainencode.features import families_vision
+from brainencode.features.building import Extractor, Family, seeded
 from brainencode.features.families_text import minilm_folder
+from brainencode.features.hub import load_pretrained, weights_revision
 from brainencode.features.pooling import pool_tokens
-from brainencode.features.registry import (
-    Extractor,
-    Family,
-    get_family,
-    load_pretrained,
-    seeded,
-    weights_revision,
-)
 
 DEFAULT_BACKBONE = {"family": "vit", "trained": False, "seed": 0, "config": {}}
 BERT_VOCABULARY = ("bert-base-uncased WordPiece, loaded from all-MiniLM-L6-v2, which ships the "
@@ -36,8 +31,8 @@ def backbone_and_tokenizer(spec: dict, family: str):
     from transformers import AutoTokenizer
 
     backbone_spec = {**DEFAULT_BACKBONE, **spec.get("backbone", {}), "pooling": "mean"}
-    backbone = get_family(backbone_spec["family"])
-    if backbone.reads != "image":
+    backbone = {f.name: f for f in families_vision.FAMILIES}.get(backbone_spec["family"])
+    if backbone is None:
         raise BrainencodeError(f"models: {family}: backbone: expected a vision family, got "
                                f"{backbone_spec['family']!r}")
     extractor = backbone.build(backbone_spec)

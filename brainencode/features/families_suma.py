@@ -13,9 +13,9 @@ import torch
 from torch import nn
 
 from brainencode.errors import BrainencodeError
+from brainencode.features.building import Extractor, Family, seeded
 from brainencode.features.families_text import tokenizer_for
 from brainencode.features.pooling import pool_tokens
-from brainencode.features.registry import Extractor, Family, seeded
 
 DEFAULTS = {"hidden_size": 4096, "num_heads": 512, "n_cycles": 1, "causal": True, "std": 0.02}
 

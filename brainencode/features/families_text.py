@@ -7,14 +7,9 @@ from typing import Any
 import torch
 
 from brainencode.errors import BrainencodeError
+from brainencode.features.building import Extractor, Family, seeded
+from brainencode.features.hub import load_pretrained, weights_revision
 from brainencode.features.pooling import pool_tokens
-from brainencode.features.registry import (
-    Extractor,
-    Family,
-    load_pretrained,
-    seeded,
-    weights_revision,
-)
 
 FALLBACK_TOKENIZER = ("WordPiece vocabulary of all-MiniLM-L6-v2 (bert-base-uncased's, 30522 "
                       "tokens): the family's own tokenizer files were not found")

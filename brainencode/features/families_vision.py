@@ -10,15 +10,9 @@ from PIL import Image
 
 from brainencode.errors import BrainencodeError
 from brainencode.features import efficientnet_lite
+from brainencode.features.building import Extractor, Family, seeded
+from brainencode.features.hub import file_digest, load_pretrained, weights_revision
 from brainencode.features.pooling import pool_map, pool_tokens
-from brainencode.features.registry import (
-    Extractor,
-    Family,
-    file_digest,
-    load_pretrained,
-    seeded,
-    weights_revision,
-)
 
 
 def grid_boxes(n_rows: int, n_cols: int, batch: int) -> torch.Tensor:

@@ -11,6 +11,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from brainencode.analyses.alignment.summary import read_summary  # noqa: E402
+
 COLOURS = {True: "#1f77b4", False: "#ff7f0e"}
 LABELS = {True: "trained", False: "untrained (mean over seeds)"}
 YLABELS = {"r": "Pearson r (out-of-fold, mean over targets)",
@@ -38,8 +40,12 @@ def _bars(ax, table: pd.DataFrame, groups: list[tuple[str, str]]) -> None:
     ax.legend(fontsize=8)
 
 
-def alignment_figures(summary: pd.DataFrame, layers: pd.DataFrame, out_dir: Path) -> list[Path]:
-    """alignment_language.png, alignment_vision.png (when that side ran), alignment_layers.png."""
+def alignment_figures(summary_dir: Path, out_dir: Path) -> list[Path]:
+    """alignment_language.png, alignment_vision.png (when that side ran), alignment_layers.png,
+    from the summary tables of analyses.alignment.summary."""
+    summary, layers = read_summary(summary_dir)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     for side, title in (("language", "Language data: localized vs all vs random units"),
                         ("vision", "Human IT RDMs: representational similarity")):

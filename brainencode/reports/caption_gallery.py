@@ -61,11 +61,10 @@ def score_line(scores: dict[str, float]) -> str:
             f"{scores['encoder']:.2f}")
 
 
-def gallery_figure(selection_dir: str | Path, image_captions: str | Path,
-                   voxel_captions: str | Path, evaluation: str | Path, stimuli: str | Path,
-                   bank: str | Path, out: str | Path) -> Path:
+def gallery_figure(*, selection: Path, image_captions: Path, voxel_captions: Path,
+                   evaluation: Path, stimuli: Path, bank: Path, out: Path) -> Path:
     """One row per ROI (its best-predicted voxel): top images with their captions."""
-    voxels = gallery_voxels(selection_dir, image_captions, voxel_captions, evaluation,
+    voxels = gallery_voxels(selection, image_captions, voxel_captions, evaluation,
                             image_paths(read_stimuli(stimuli), read_stimuli(bank)))
     n_images = max((len(v.images) for v in voxels), default=1)
     fig, axes = plt.subplots(max(len(voxels), 1), n_images, squeeze=False,

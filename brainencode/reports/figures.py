@@ -16,11 +16,17 @@ R_BEST = "best Pearson r (out-of-fold)"
 R_NORMALIZED = "r / noise ceiling"
 
 
-def subject_figures(scores_path: Path, encoding_dirs: list[Path], responses_path: Path,
-                    out_dir: Path, alpha: float) -> list[Path]:
+def template_space(space: str) -> bool:
+    """Whether voxels in this BIDS space can be drawn on nilearn's MNI152 template and sampled
+    onto fsaverage: only MNI template spaces; native (T1w, func) data never are."""
+    return space.upper().startswith("MNI")
+
+
+def subject_figures(*, scores: Path, encoding: list[Path], responses: Path, out_dir: Path,
+                    fdr_q: float = 0.05) -> list[Path]:
     """Write every figure that applies to this subject's data into out_dir (PNG)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    scores = pd.read_csv(scores_path, sep="\t")
+    scores = pd.read_csv(scores, sep="\t")
     subject = scores["subject"].iloc[0]
     written, omitted = [], {}
 
@@ -38,8 +44,8 @@ def subject_figures(scores_path: Path, encoding_dirs: list[Path], responses_path
     score_figures.layer_roi_heatmap(scores, path("layer_roi_heatmap"))
     score_figures.model_roi_heatmap(scores, path("model_roi_heatmap"))
 
-    responses = read_responses(responses_path)
-    best, normalized = brain_figures.best_significant(encoding_dirs, responses.n_targets, alpha)
+    responses = read_responses(responses)
+    best, normalized = brain_figures.best_significant(encoding, responses.n_targets, fdr_q)
     space = str(responses.attrs.get("space", ""))
     if responses.channel is not None:
         brain_figures.electrode_map(best, responses, f"{subject}: best r per contact",
@@ -48,7 +54,7 @@ def subject_figures(scores_path: Path, encoding_dirs: list[Path], responses_path
         brain_figures.target_bars(best, responses, f"{subject}: best r per target", R_BEST,
                                   path("target_bars"))
     else:
-        on_mni = space.upper().startswith("MNI")
+        on_mni = template_space(space)
         best_volume = brain_figures.volume(best, responses)
         brain_figures.volume_map(best_volume, on_mni,
                                  f"{subject}: best r per voxel", R_BEST, path("brain_volume"))

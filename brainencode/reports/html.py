@@ -140,15 +140,40 @@ def _captioning(captioning_dirs: list[Path], stimuli: Path | None, bank: Path | 
     return subjects
 
 
-def write_report(config: dict, score_paths: list[Path], figure_dirs: list[Path],
-                 responses_paths: list[Path], benchmark_dir: Path, out_path: Path,
-                 captioning_dirs: list[Path] = (), captioning_stimuli: Path | None = None,
-                 captioning_bank: Path | None = None, alignment_dir: Path | None = None) -> None:
+def _rdm_data(rdm_paths: list[Path], scores: pd.DataFrame) -> list[dict]:
+    """Per subject of an RDM dataset: its stimuli and RDMs."""
+    from brainencode.datasets.rdms import read_rdms
+
+    rois = dict(zip(scores["subject"], scores["roi"], strict=False))
+    rows = []
+    for path in rdm_paths:
+        rdms = read_rdms(path)
+        rows.append({"subject": rdms.subject, "modality": "RDMs", "space": "",
+                     "rows": len(rdms.stimulus_ids), "targets": f"{len(rdms.rdms)} RDMs",
+                     "rois": rois.get(rdms.subject, ""), "repeats": "none"})
+    return rows
+
+
+def _rsa_best(scores: pd.DataFrame) -> list[dict]:
+    """Per subject, ROI and model of an RSA run: the layer with the highest Spearman rho."""
+    wide = scores.pivot_table(index=["subject", "roi", "model", "layer"], columns="metric",
+                              values="value", sort=False).reset_index()
+    best = wide.loc[wide.groupby(["subject", "roi", "model"], sort=False)["rsa_spearman"]
+                    .idxmax()]
+    return best.to_dict("records")
+
+
+def write_report(*, config: dict, scores: list[Path], benchmarks: Path, out: Path,
+                 figures: list[Path] = (), responses: list[Path] = (), rdms: list[Path] = (),
+                 captioning: list[Path] = (), stimuli: Path | None = None,
+                 bank: Path | None = None, alignment: Path | None = None) -> None:
     """Render index.html from the gathered scores, the per-subject figures, the responses'
     metadata, job timings, and the caption galleries and alignment summary of the stages that
-    ran. Written under a temporary name first, so a failed render leaves no page behind."""
-    scores = pd.concat([pd.read_csv(p, sep="\t") for p in score_paths], ignore_index=True)
-    timings = _timings(benchmark_dir)
+    ran; for an RDM dataset, its RSA scores. Written under a temporary name first, so a failed
+    render leaves no page behind."""
+    scores = pd.concat([pd.read_csv(p, sep="\t") for p in scores], ignore_index=True)
+    rsa = bool(rdms)
+    timings = _timings(benchmarks)
     env = Environment(loader=PackageLoader("brainencode.reports"),
                       autoescape=select_autoescape(["html", "j2"]))
     html = env.get_template("report.html.j2").render(
@@ -156,19 +181,19 @@ def write_report(config: dict, score_paths: list[Path], figure_dirs: list[Path],
         generated=dt.datetime.now().isoformat(timespec="seconds"),
         config_yaml=yaml.safe_dump(config, sort_keys=False),
         dataset=config["dataset"],
-        data=_data(responses_paths),
+        data=_rdm_data(rdms, scores) if rsa else _data(responses),
         models=config["models"],
-        subjects=[_subject(Path(folder)) for folder in figure_dirs],
-        best=_best_layers(scores).to_dict("records"),
+        subjects=[_subject(Path(folder)) for folder in figures],
+        best=[] if rsa else _best_layers(scores).to_dict("records"),
+        rsa=_rsa_best(scores) if rsa else [],
         versions=_versions(),
         steps=_timing_steps(timings),
         timings=timings.to_dict("records"),
         total_seconds=timings["seconds"].sum(),
-        captioning=_captioning([Path(d) for d in captioning_dirs], captioning_stimuli,
-                               captioning_bank),
-        alignment=_alignment(alignment_dir),
+        captioning=_captioning([Path(d) for d in captioning], stimuli, bank),
+        alignment=_alignment(alignment),
     )
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    partial = out_path.with_name(f".{out_path.name}.partial")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(f".{out.name}.partial")
     partial.write_text(html)
-    partial.replace(out_path)
+    partial.replace(out)

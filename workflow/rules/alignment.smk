@@ -1,13 +1,17 @@
 # Trained versus untrained brain alignment (SUMA): runs when the config has an alignment section.
 # Each model becomes variants: its trained weights (when trained: true) and one untrained
-# variant per seed; every variant is one job per side, and a summary bootstraps them together.
+# variant per seed. Their features come from the features rule (stimulus sets
+# alignment-localizer, alignment-language, alignment-vision) and their data from the responses
+# and rdms rules (datasets alignment-language, alignment-vision); every variant is one job per
+# side, a summary bootstraps them together, and the figures are drawn from the summary.
+
 
 rule alignment_localizer_stimuli:
     output:
         f"{RESULTS}/alignment/localizer_stimuli.tsv",
     params:
-        source=ALIGNMENT.get("localizer", {}).get("stimuli", "generated"),
-        seed=ALIGNMENT.get("localizer", {}).get("seed", 0),
+        source=lambda wc: ALIGNMENT["localizer"]["stimuli"],
+        seed=lambda wc: ALIGNMENT["localizer"]["seed"],
     log:
         f"{RESULTS}/logs/alignment/localizer_stimuli.log",
     conda:
@@ -17,55 +21,12 @@ rule alignment_localizer_stimuli:
         "--out {output} > {log} 2>&1"
 
 
-rule alignment_dataset_stimuli:
-    output:
-        f"{RESULTS}/alignment/{{side}}/stimuli.tsv",
-    params:
-        dataset=lambda wc: as_json(ALIGNMENT[wc.side]["dataset"]),
-    log:
-        f"{RESULTS}/logs/alignment/{{side}}/stimuli.log",
-    conda:
-        "../envs/brainencode.yaml"
-    shell:
-        "brainencode stimuli --dataset {params.dataset} --out {output} > {log} 2>&1"
-
-
-rule alignment_responses:
-    input:
-        stimuli=lambda wc: alignment_stimuli("language"),
-    output:
-        f"{RESULTS}/alignment/language/targets/{{subject}}.h5",
-    params:
-        dataset=lambda wc: as_json(ALIGNMENT["language"]["dataset"]),
-    log:
-        f"{RESULTS}/logs/alignment/language/targets/{{subject}}.log",
-    conda:
-        "../envs/brainencode.yaml"
-    shell:
-        "brainencode responses --dataset {params.dataset} --subject {wildcards.subject} "
-        "--stimuli {input.stimuli} --out {output} > {log} 2>&1"
-
-
-rule alignment_rdms:
-    input:
-        stimuli=lambda wc: alignment_stimuli("vision"),
-    output:
-        f"{RESULTS}/alignment/vision/targets/{{subject}}.h5",
-    params:
-        dataset=lambda wc: as_json(ALIGNMENT["vision"]["dataset"]),
-    log:
-        f"{RESULTS}/logs/alignment/vision/targets/{{subject}}.log",
-    conda:
-        "../envs/brainencode.yaml"
-    shell:
-        "brainencode rdms --dataset {params.dataset} --subject {wildcards.subject} "
-        "--stimuli {input.stimuli} --out {output} > {log} 2>&1"
-
-
 rule alignment_language:
     input:
         localizer=f"{RESULTS}/alignment/localizer_stimuli.tsv",
-        stimuli=lambda wc: alignment_stimuli("language"),
+        localizer_features=features_dir("alignment-localizer", "{variant}"),
+        stimuli=lambda wc: STIMULUS_SETS["alignment-language"],
+        features=features_dir("alignment-language", "{variant}"),
         targets=lambda wc: alignment_targets("language"),
     output:
         directory(f"{RESULTS}/alignment/language/variants/{{variant}}"),
@@ -73,8 +34,7 @@ rule alignment_language:
         model=lambda wc: alignment_variants("language")[wc.variant][0],
         spec=lambda wc: as_json(alignment_variants("language")[wc.variant][1]),
         encoding=as_json(config["encoding"]),
-        alignment=as_json(ALIGNMENT),
-        cache=f"{RESULTS}/cache/features",
+        alignment=lambda wc: as_json(ALIGNMENT),
     log:
         f"{RESULTS}/logs/alignment/language/{{variant}}.log",
     benchmark:
@@ -82,46 +42,39 @@ rule alignment_language:
     threads: 2
     resources:
         cpus_per_task=2,
-        mem_mb=lambda wc, attempt: 4000 * attempt,  # features of every layer, then encoding
+        mem_mb=lambda wc, attempt: 4000 * attempt,
         runtime=lambda wc, attempt: 120 * attempt,
-        gpu=FEATURE_GPUS,
     conda:
         "../envs/brainencode.yaml"
     shell:
         "brainencode alignment language --model {params.model} --spec {params.spec} "
-        "--localizer-stimuli {input.localizer} --stimuli {input.stimuli} "
-        "--responses {input.targets} --encoding {params.encoding} "
-        "--alignment {params.alignment} --cache-dir {params.cache} --out-dir {output} "
+        "--localizer-stimuli {input.localizer} --localizer-features {input.localizer_features} "
+        "--stimuli {input.stimuli} --features {input.features} --responses {input.targets} "
+        "--encoding {params.encoding} --alignment {params.alignment} --out-dir {output} "
         "> {log} 2>&1"
 
 
 rule alignment_vision:
     input:
-        stimuli=lambda wc: alignment_stimuli("vision"),
+        features=features_dir("alignment-vision", "{variant}"),
         targets=lambda wc: alignment_targets("vision"),
     output:
         directory(f"{RESULTS}/alignment/vision/variants/{{variant}}"),
     params:
         model=lambda wc: alignment_variants("vision")[wc.variant][0],
         spec=lambda wc: as_json(alignment_variants("vision")[wc.variant][1]),
-        encoding=as_json(config["encoding"]),
-        cache=f"{RESULTS}/cache/features",
     log:
         f"{RESULTS}/logs/alignment/vision/{{variant}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/alignment/vision/{{variant}}.tsv"
-    threads: 2
     resources:
-        cpus_per_task=2,
-        mem_mb=lambda wc, attempt: 4000 * attempt,  # features of every layer, then encoding
+        mem_mb=lambda wc, attempt: 4000 * attempt,
         runtime=lambda wc, attempt: 120 * attempt,
-        gpu=FEATURE_GPUS,
     conda:
         "../envs/brainencode.yaml"
     shell:
         "brainencode alignment vision --model {params.model} --spec {params.spec} "
-        "--stimuli {input.stimuli} --rdms {input.targets} --encoding {params.encoding} "
-        "--cache-dir {params.cache} --out-dir {output} > {log} 2>&1"
+        "--features {input.features} --rdms {input.targets} --out-dir {output} > {log} 2>&1"
 
 
 rule alignment_summary:
@@ -134,7 +87,6 @@ rule alignment_summary:
         if "vision" in ALIGNMENT else [],
         rdms=lambda wc: alignment_targets("vision") if "vision" in ALIGNMENT else [],
     output:
-        *alignment_figures(),
         summary=report(
             f"{RESULTS}/alignment/summary/summary.tsv",
             caption="../report/alignment.rst",
@@ -142,10 +94,9 @@ rule alignment_summary:
         ),
         layers=f"{RESULTS}/alignment/summary/layers.tsv",
     params:
-        n_boot=ALIGNMENT.get("bootstrap", {}).get("n", 1000),
-        seed=ALIGNMENT.get("bootstrap", {}).get("seed", 0),
+        n_boot=lambda wc: ALIGNMENT["bootstrap"]["n"],
+        seed=lambda wc: ALIGNMENT["bootstrap"]["seed"],
         out_dir=lambda wc, output: os.path.dirname(output.summary),
-        captions=ALIGNMENT_FIGURES,  # read by the figures' .rst captions
     log:
         f"{RESULTS}/logs/alignment/summary.log",
     conda:
@@ -154,3 +105,21 @@ rule alignment_summary:
         "brainencode alignment summary --language {input.language} --vision {input.vision} "
         "--rdms {input.rdms} --n-boot {params.n_boot} --seed {params.seed} "
         "--out-dir {params.out_dir} > {log} 2>&1"
+
+
+rule alignment_figures:
+    input:
+        summary=f"{RESULTS}/alignment/summary/summary.tsv",
+        layers=f"{RESULTS}/alignment/summary/layers.tsv",
+    output:
+        alignment_figures(),
+    params:
+        folder=lambda wc, input: os.path.dirname(input.summary),
+        captions=ALIGNMENT_FIGURES,  # read by the figures' .rst captions
+    log:
+        f"{RESULTS}/logs/alignment/figures.log",
+    conda:
+        "../envs/brainencode.yaml"
+    shell:
+        "brainencode alignment figures --summary-dir {params.folder} --out-dir {params.folder} "
+        "> {log} 2>&1"

@@ -6,11 +6,11 @@ CAPTION_DIR = f"{RESULTS}/captioning/{{subject}}"
 
 rule captioning_bank:
     input:
-        stimuli=stimuli_table(),
+        stimuli=STIMULUS_SETS["main"],
     output:
         f"{RESULTS}/captioning/bank/stimuli.tsv",
     params:
-        captioning=lambda wc: as_json(CAPTIONING),
+        bank=lambda wc: as_json(CAPTIONING["bank"]),
         image_size=config["demo"]["image_size"],
         out_dir=lambda wc, output: os.path.dirname(output[0]),
     log:
@@ -18,44 +18,17 @@ rule captioning_bank:
     conda:
         "../envs/brainencode.yaml"
     shell:
-        "brainencode captioning bank --captioning {params.captioning} --stimuli {input.stimuli} "
+        "brainencode captioning bank --bank {params.bank} --stimuli {input.stimuli} "
         "--image-size {params.image_size} --out-dir {params.out_dir} > {log} 2>&1"
-
-
-rule captioning_bank_features:
-    input:
-        stimuli=f"{RESULTS}/captioning/bank/stimuli.tsv",
-    output:
-        directory(f"{RESULTS}/captioning/bank/features/{{model}}"),
-    params:
-        spec=lambda wc: as_json(config["models"][wc.model]),
-        cache=f"{RESULTS}/cache/features",
-        device=config["encoding"]["device"],
-    log:
-        f"{RESULTS}/logs/captioning/bank_features/{{model}}.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/captioning/bank_features/{{model}}.tsv"
-    threads: 2
-    resources:
-        cpus_per_task=2,
-        mem_mb=lambda wc, attempt: 2000 * attempt,
-        runtime=lambda wc, attempt: 60 * attempt,
-        gpu=FEATURE_GPUS,
-    conda:
-        "../envs/brainencode.yaml"
-    shell:
-        "brainencode features extract --stimuli {input.stimuli} --spec {params.spec} "
-        "--name {wildcards.model} --out-dir {output} --cache-dir {params.cache} "
-        "--device {params.device} > {log} 2>&1"
 
 
 rule captioning_select:
     input:
-        responses=f"{RESULTS}/responses/{{subject}}.h5",
-        features=lambda wc: f"{RESULTS}/features/{CAPTIONING['model']}",
-        bank_features=lambda wc: f"{RESULTS}/captioning/bank/features/{CAPTIONING['model']}",
+        responses=f"{RESULTS}/responses/main/{{subject}}.h5",
+        features=lambda wc: features_dir("main", CAPTIONING["model"]),
+        bank_features=lambda wc: features_dir("captioning-bank", CAPTIONING["model"]),
         bank=f"{RESULTS}/captioning/bank/stimuli.tsv",
-        stimuli=stimuli_table(),
+        stimuli=STIMULUS_SETS["main"],
     output:
         directory(f"{CAPTION_DIR}/selection"),
     params:
@@ -81,11 +54,12 @@ rule captioning_caption_images:
     input:
         selection=f"{CAPTION_DIR}/selection",
         bank=f"{RESULTS}/captioning/bank/stimuli.tsv",
-        stimuli=stimuli_table(),
+        stimuli=STIMULUS_SETS["main"],
     output:
         f"{CAPTION_DIR}/image_captions.tsv",
     params:
-        captioning=lambda wc: as_json(CAPTIONING),
+        captioner=lambda wc: as_json(CAPTIONING["captioner"]),
+        client=lambda wc: as_json(CAPTIONING["client"]),
         cache=f"{RESULTS}/cache/llm",
         device=config["encoding"]["device"],
     log:
@@ -94,15 +68,16 @@ rule captioning_caption_images:
         "../envs/brainencode.yaml"
     shell:
         "brainencode captioning caption-images --selection {input.selection} "
-        "--stimuli {input.stimuli} --bank {input.bank} --captioning {params.captioning} "
-        "--cache-dir {params.cache} --device {params.device} --out {output} > {log} 2>&1"
+        "--stimuli {input.stimuli} --bank {input.bank} --captioner {params.captioner} "
+        "--client {params.client} --cache-dir {params.cache} --device {params.device} "
+        "--out {output} > {log} 2>&1"
 
 
 rule captioning_describe:
     input:
         selection=f"{CAPTION_DIR}/selection",
         image_captions=f"{CAPTION_DIR}/image_captions.tsv",
-        responses=f"{RESULTS}/responses/{{subject}}.h5",
+        responses=f"{RESULTS}/responses/main/{{subject}}.h5",
     output:
         f"{CAPTION_DIR}/voxel_captions.tsv",
     params:
@@ -127,7 +102,7 @@ rule captioning_evaluate:
         selection=f"{CAPTION_DIR}/selection",
         image_captions=f"{CAPTION_DIR}/image_captions.tsv",
         voxel_captions=f"{CAPTION_DIR}/voxel_captions.tsv",
-        responses=f"{RESULTS}/responses/{{subject}}.h5",
+        responses=f"{RESULTS}/responses/main/{{subject}}.h5",
     output:
         evaluation=f"{CAPTION_DIR}/evaluation.tsv",
         summary=report(
@@ -158,7 +133,7 @@ rule captioning_gallery:
         voxel_captions=f"{CAPTION_DIR}/voxel_captions.tsv",
         evaluation=f"{CAPTION_DIR}/evaluation.tsv",
         bank=f"{RESULTS}/captioning/bank/stimuli.tsv",
-        stimuli=stimuli_table(),
+        stimuli=STIMULUS_SETS["main"],
     output:
         report(
             f"{CAPTION_DIR}/gallery.png",

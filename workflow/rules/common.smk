@@ -1,32 +1,70 @@
-# Config validation and helpers shared by the rules.
+# Config validation and what the rules share: datasets, stimulus sets, models, resources.
 import json
 import math
 import os
 import shlex
 import sys
 
+from brainencode import plan
 from brainencode.config import validate_config
 from brainencode.datasets.responses import count_targets
 from brainencode.errors import BrainencodeError
 from brainencode.reports.captions import ALIGNMENT_FIGURES, SUBJECT_FIGURES
 
 try:
-    validate_config(
-        config,
-        source=" + ".join(map(str, workflow.configfiles)) or "config",
-        schema_path=workflow.source_path("../schemas/config.schema.yaml"),
-    )
+    validate_config(config, source=" + ".join(map(str, workflow.configfiles)) or "config")
 except BrainencodeError as exc:
     sys.stderr.write(f"{exc}\n")
     sys.exit(2)
 
 RESULTS = config["results"]
 DATASET = config["dataset"]
-DEMO = DATASET["format"] == "demo"
 RSA = DATASET["format"] == "rdm"
-SEEG_SUBJECTS = config["demo"]["seeg"]["subjects"] if DEMO else []
-SUBJECTS = DATASET["subjects"] + SEEG_SUBJECTS
+ALIGNMENT = config.get("alignment", {})
+ALIGNMENT_SIDES = [side for side in ("language", "vision") if side in ALIGNMENT]
+CAPTIONING = config.get("captioning", {})
+
+# Datasets by name: subject -> the dataset section its loader reads. "main" is the run's own
+# (the demo's subjects are ordinary BIDS sections); the alignment stage brings its own.
+DATASETS = {"main": plan.subject_datasets(config)}
+DATASETS |= {f"alignment-{side}": {s: ALIGNMENT[side]["dataset"]
+                                   for s in ALIGNMENT[side]["dataset"]["subjects"]}
+             for side in ALIGNMENT_SIDES}
+SUBJECTS = list(DATASETS["main"])
 MODELS = [name for name, spec in config["models"].items() if spec["encode"]]
+
+
+def dataset_stimuli(name):
+    """The stimuli table of a dataset: the user's, or the one its format writes."""
+    section = next(iter(DATASETS[name].values()))
+    return plan.stimuli_table(section, f"{RESULTS}/stimuli/{name}/stimuli.tsv")
+
+
+def dataset_section(name):
+    return DATASET if name == "main" else ALIGNMENT[name.removeprefix("alignment-")]["dataset"]
+
+
+def alignment_variants(side):
+    return plan.alignment_variants(ALIGNMENT, side)
+
+
+# Stimulus sets features are extracted for, and the model entries behind their folders.
+STIMULUS_SETS = {"main": dataset_stimuli("main")}
+MODEL_SPECS = {"main": config["models"]}
+if CAPTIONING:
+    STIMULUS_SETS["captioning-bank"] = f"{RESULTS}/captioning/bank/stimuli.tsv"
+    MODEL_SPECS["captioning-bank"] = config["models"]
+if "language" in ALIGNMENT:
+    STIMULUS_SETS["alignment-localizer"] = f"{RESULTS}/alignment/localizer_stimuli.tsv"
+for side in ALIGNMENT_SIDES:
+    STIMULUS_SETS[f"alignment-{side}"] = dataset_stimuli(f"alignment-{side}")
+    MODEL_SPECS[f"alignment-{side}"] = {v: spec for v, (_, spec) in alignment_variants(side).items()}
+if "language" in ALIGNMENT:
+    MODEL_SPECS["alignment-localizer"] = MODEL_SPECS["alignment-language"]
+
+
+def features_dir(stimset, model):
+    return f"{RESULTS}/features/{stimset}/{model}"
 
 
 # Cluster resources (mem_mb in MB, runtime in minutes), scaled by the attempt so that a
@@ -46,7 +84,7 @@ def size_mb(path):
 def encoding_chunks(wildcards):
     """Chunk numbers of a subject's targets, encoding.targets_per_chunk each (at least one);
     the responses rule is a checkpoint, so the count comes from the file it wrote."""
-    responses = checkpoints.responses.get(subject=wildcards.subject).output[0]
+    responses = checkpoints.responses.get(dataset="main", subject=wildcards.subject).output[0]
     return list(range(max(1, math.ceil(count_targets(responses) / TARGETS_PER_CHUNK))))
 
 
@@ -69,86 +107,34 @@ def as_json(value):
     return shlex.quote(json.dumps(value, sort_keys=True))
 
 
-def stimuli_table():
-    """The demo's, the user's, or the one a format writes from its own files."""
-    if DEMO:
-        return f"{RESULTS}/demo/stimuli/stimuli.tsv"
-    if "stimuli_table" in DATASET and DATASET["format"] != "table":
-        return DATASET["stimuli_table"]
-    return f"{RESULTS}/stimuli/stimuli.tsv"
-
-
-def subject_dataset(subject):
-    """The dataset section the responses verb reads for one subject (the demo's are BIDS)."""
-    if not DEMO:
-        return DATASET
-    demo_bids = {"stimuli_table": stimuli_table(), "task": DATASET["task"],
-                 "space": DATASET["space"]}
-    if subject in SEEG_SUBJECTS:
-        return DATASET | demo_bids | {"format": "bids-ieeg", "bids_root": f"{RESULTS}/demo/ieeg"}
-    return DATASET | demo_bids | {"format": "bids-betas", "bids_root": f"{RESULTS}/demo/bids"}
-
-
-def subject_inputs(wildcards):
-    """Inputs of the responses step: the demo's simulated subject, else nothing."""
-    if not DEMO:
-        return []
-    kind = "ieeg" if wildcards.subject in SEEG_SUBJECTS else "bids"
-    return [f"{RESULTS}/demo/{kind}/{wildcards.subject}"]
-
-
 def driver_models():
     """Models whose features drive the demo's simulated ROIs."""
     return sorted({r["driver"]["model"] for r in config["demo"]["rois"]
                    if "model" in r.get("driver", {})})
 
 
-# The alignment stage (workflow/rules/alignment.smk): variants of each model, data files.
-ALIGNMENT = config.get("alignment", {})
-ALIGNMENT_SIDES = [side for side in ("language", "vision") if side in ALIGNMENT]
-
-
-def alignment_variants(side):
-    """Variant name -> (model name, model entry) for one side."""
-    variants = {}
-    for model, spec in ALIGNMENT[side]["models"].items():
-        if spec["trained"]:
-            variants[model] = (model, spec)
-        for seed in ALIGNMENT["untrained_seeds"]:
-            variants[f"{model}-untrained-seed{seed}"] = (
-                model, spec | {"trained": False, "seed": seed})
-    return variants
-
-
-def alignment_stimuli(side):
-    """The side's stimuli table: the user's, or one its format writes."""
-    dataset = ALIGNMENT[side]["dataset"]
-    if "stimuli_table" in dataset and dataset["format"] != "table":
-        return dataset["stimuli_table"]
-    return f"{RESULTS}/alignment/{side}/stimuli.tsv"
-
-
 def alignment_targets(side):
-    return expand(f"{RESULTS}/alignment/{side}/targets/{{subject}}.h5",
+    kind = "responses" if side == "language" else "rdms"
+    return expand(f"{RESULTS}/{kind}/alignment-{side}/{{subject}}.h5",
                   subject=ALIGNMENT[side]["dataset"]["subjects"])
 
 
-def alignment_figures():
+def alignment_figure_paths():
     """The summary's figures: one of bars per side that runs, and the layer-wise curves."""
     names = [*ALIGNMENT_SIDES, "layers"] if ALIGNMENT_SIDES else []
-    return [report(f"{RESULTS}/alignment/summary/alignment_{name}.png",
-                   caption=f"../report/alignment_{name}.rst", category="Alignment")
-            for name in names]
+    return {name: f"{RESULTS}/alignment/summary/alignment_{name}.png" for name in names}
+
+
+def alignment_figures():
+    return [report(path, caption=f"../report/alignment_{name}.rst", category="Alignment")
+            for name, path in alignment_figure_paths().items()]
 
 
 def alignment_outputs():
-    if not ALIGNMENT_SIDES:
-        return []
-    return [f"{RESULTS}/alignment/summary/summary.tsv"]
+    return [f"{RESULTS}/alignment/summary/summary.tsv"] if ALIGNMENT_SIDES else []
 
 
-# The captioning stage (workflow/rules/captioning.smk): LaVCa voxel captions.
-CAPTIONING = config.get("captioning", {})
+# The captioning stage (rules/captioning.smk): LaVCa voxel captions.
 CAPTIONING_SUBJECTS = CAPTIONING.get("subjects", DATASET["subjects"]) if CAPTIONING else []
 
 

@@ -3,13 +3,13 @@
 
 rule encode_chunk:
     input:
-        responses=f"{RESULTS}/responses/{{subject}}.h5",
-        features=f"{RESULTS}/features/{{model}}",
-        stimuli=stimuli_table(),
+        responses=f"{RESULTS}/responses/main/{{subject}}.h5",
+        features=features_dir("main", "{model}"),
+        stimuli=STIMULUS_SETS["main"],
     output:
         temp(directory(f"{RESULTS}/encoding_chunks/{{subject}}/{{model}}/{{chunk}}")),
     params:
-        settings=as_json(config["encoding"]),
+        encoding=as_json(config["encoding"]),
         n_chunks=lambda wc: len(encoding_chunks(wc)),
     log:
         f"{RESULTS}/logs/encode/{{subject}}/{{model}}/{{chunk}}.log",
@@ -24,7 +24,7 @@ rule encode_chunk:
         "../envs/brainencode.yaml"
     shell:
         "brainencode encode --responses {input.responses} --features {input.features} "
-        "--stimuli {input.stimuli} --model {wildcards.model} --settings {params.settings} "
+        "--stimuli {input.stimuli} --model {wildcards.model} --encoding {params.encoding} "
         "--chunk {wildcards.chunk} --n-chunks {params.n_chunks} --out-dir {output} "
         "> {log} 2>&1"
 
@@ -61,23 +61,28 @@ rule gather_scores:
             subcategory="{subject}",
         ),
     params:
-        tables=lambda wc, input: " ".join(f"{d}/scores.tsv" for d in input),
+        scores=lambda wc, input: " ".join(f"{d}/scores.tsv" for d in input),
     log:
         f"{RESULTS}/logs/gather_scores/{{subject}}.log",
     conda:
         "../envs/brainencode.yaml"
     shell:
-        "brainencode gather-scores --out {output} {params.tables} > {log} 2>&1"
+        "brainencode gather-scores --scores {params.scores} --out {output} > {log} 2>&1"
 
 
 rule rsa:
     input:
-        rdms=f"{RESULTS}/rdms/{{subject}}.h5",
-        features=expand(f"{RESULTS}/features/{{model}}", model=MODELS),
+        rdms=f"{RESULTS}/rdms/main/{{subject}}.h5",
+        features=[features_dir("main", m) for m in MODELS],
     output:
-        f"{RESULTS}/rsa/{{subject}}.tsv",
+        report(
+            f"{RESULTS}/rsa/{{subject}}.tsv",
+            caption="../report/scores.rst",
+            category="Scores",
+            subcategory="{subject}",
+        ),
     params:
-        roi=DATASET.get("roi", "rdm"),
+        roi=lambda wc: DATASET["roi"],
     log:
         f"{RESULTS}/logs/rsa/{{subject}}.log",
     conda:

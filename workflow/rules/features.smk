@@ -1,19 +1,20 @@
-# Features: every layer of one model, one .npy per layer + meta.json.
+# Features: every layer of one model for one stimulus set, one .npy per layer + meta.json.
+# One rule for every set: the run's stimuli, the captioning bank, the alignment sets.
 
 
 rule features:
     input:
-        stimuli=stimuli_table(),
+        stimuli=lambda wc: STIMULUS_SETS[wc.stimset],
     output:
-        directory(f"{RESULTS}/features/{{model}}"),
+        directory(f"{RESULTS}/features/{{stimset}}/{{model}}"),
     params:
-        spec=lambda wc: as_json(config["models"][wc.model]),
+        spec=lambda wc: as_json(MODEL_SPECS[wc.stimset][wc.model]),
         cache=f"{RESULTS}/cache/features",
         device=config["encoding"]["device"],
     log:
-        f"{RESULTS}/logs/features/{{model}}.log",
+        f"{RESULTS}/logs/features/{{stimset}}/{{model}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/features/{{model}}.tsv"
+        f"{RESULTS}/benchmarks/features/{{stimset}}/{{model}}.tsv"
     threads: 2
     resources:
         cpus_per_task=2,

@@ -5,7 +5,7 @@ rule figures:
     input:
         scores=f"{RESULTS}/encoding/{{subject}}/scores.tsv",
         encoding=expand(f"{RESULTS}/encoding/{{{{subject}}}}/{{model}}", model=MODELS),
-        responses=f"{RESULTS}/responses/{{subject}}.h5",
+        responses=f"{RESULTS}/responses/main/{{subject}}.h5",
     output:
         # Which figures apply depends on the data (voxels or contacts, MNI or native space,
         # repeats or not), so the rule writes a folder; every PNG in it joins --report.
@@ -30,14 +30,23 @@ rule figures:
         "> {log} 2>&1"
 
 
+def report_inputs(wildcards):
+    """Encoding runs: scores, figures and responses per subject; RDM datasets: RSA scores and
+    the RDM files (no per-target maps to draw)."""
+    if RSA:
+        return {"scores": expand(f"{RESULTS}/rsa/{{subject}}.tsv", subject=SUBJECTS),
+                "rdms": expand(f"{RESULTS}/rdms/main/{{subject}}.h5", subject=SUBJECTS)}
+    return {"scores": expand(f"{RESULTS}/encoding/{{subject}}/scores.tsv", subject=SUBJECTS),
+            "figures": expand(f"{RESULTS}/figures/{{subject}}", subject=SUBJECTS),
+            "responses": expand(f"{RESULTS}/responses/main/{{subject}}.h5", subject=SUBJECTS)}
+
+
 rule report:
     input:
-        scores=expand(f"{RESULTS}/encoding/{{subject}}/scores.tsv", subject=SUBJECTS),
-        figures=expand(f"{RESULTS}/figures/{{subject}}", subject=SUBJECTS),
-        responses=expand(f"{RESULTS}/responses/{{subject}}.h5", subject=SUBJECTS),
+        unpack(report_inputs),
         captioning=captioning_outputs(),
-        alignment=alignment_outputs(),
-        stimuli=stimuli_table(),
+        alignment=alignment_outputs() + list(alignment_figure_paths().values()),
+        stimuli=STIMULUS_SETS["main"],
     output:
         f"{RESULTS}/report/index.html",
     params:
@@ -46,13 +55,15 @@ rule report:
         captioning=" ".join(captioning_dirs()),
         bank=f"--bank {RESULTS}/captioning/bank/stimuli.tsv" if CAPTIONING else "",
         alignment=f"--alignment {RESULTS}/alignment/summary" if ALIGNMENT_SIDES else "",
+        data=lambda wc, input: " ".join(
+            f"--{key} {' '.join(input[key])}" for key in ("figures", "responses", "rdms")
+            if key in input.keys()),
     log:
         f"{RESULTS}/logs/report.log",
     conda:
         "../envs/brainencode.yaml"
     shell:
-        "brainencode report --config {params.config} --scores {input.scores} "
-        "--figures {input.figures} --responses {input.responses} --benchmarks {params.benchmarks} "
-        "--captioning {params.captioning} --stimuli {input.stimuli} {params.bank} "
-        "{params.alignment} --out {output} "
+        "brainencode report --config {params.config} --scores {input.scores} {params.data} "
+        "--benchmarks {params.benchmarks} --captioning {params.captioning} "
+        "--stimuli {input.stimuli} {params.bank} {params.alignment} --out {output} "
         "> {log} 2>&1"

@@ -1,4 +1,4 @@
-# Stimuli and responses: the demo's generated data, and BIDS beta maps -> responses HDF5.
+# Stimuli and responses: the demo's generated data, and any dataset -> responses HDF5.
 
 
 rule demo_stimuli:
@@ -22,18 +22,13 @@ rule demo_stimuli:
 rule demo_subject:
     input:
         stimuli=f"{RESULTS}/demo/stimuli/stimuli.tsv",
-        features=[f"{RESULTS}/features/{m}" for m in driver_models()],
+        features=[features_dir("main", m) for m in driver_models()],
     output:
         subject=directory(f"{RESULTS}/demo/{{kind}}/{{subject}}"),
     params:
-        features=lambda wc, input: " ".join(
-            f"{os.path.basename(d)}={d}" for d in input.features
-        ),
         demo=as_json(config["demo"]),
         index=lambda wc: SUBJECTS.index(wc.subject) + 1,
         bids_root=lambda wc, output: os.path.dirname(output.subject),
-        task=config["dataset"]["task"],
-        space=config["dataset"]["space"],
     log:
         f"{RESULTS}/logs/demo_subject/{{kind}}/{{subject}}.log",
     benchmark:
@@ -41,19 +36,19 @@ rule demo_subject:
     conda:
         "../envs/brainencode.yaml"
     shell:
-        "brainencode demo-subject --stimuli {input.stimuli} --features {params.features} "
+        "brainencode demo-subject --stimuli {input.stimuli} --features {input.features} "
         "--demo {params.demo} --subject {wildcards.subject} --subject-index {params.index} "
-        "--bids-root {params.bids_root} --task {params.task} --space {params.space} "
-        "> {log} 2>&1"
+        "--bids-root {params.bids_root} > {log} 2>&1"
 
 
-rule dataset_stimuli:
+# Formats that define their own stimuli (pereira, bold5000, nsd, table, rdm) write the table.
+rule stimuli:
     output:
-        f"{RESULTS}/stimuli/stimuli.tsv",
+        f"{RESULTS}/stimuli/{{dataset}}/stimuli.tsv",
     params:
-        dataset=lambda wc: as_json(DATASET),  # a lambda: {label} etc. are not wildcards
+        dataset=lambda wc: as_json(dataset_section(wc.dataset)),
     log:
-        f"{RESULTS}/logs/dataset_stimuli.log",
+        f"{RESULTS}/logs/stimuli/{{dataset}}.log",
     conda:
         "../envs/brainencode.yaml"
     shell:
@@ -63,16 +58,16 @@ rule dataset_stimuli:
 # A checkpoint: the number of targets it writes decides how many encode_chunk jobs follow.
 checkpoint responses:
     input:
-        stimuli=stimuli_table(),
-        subject=subject_inputs,
+        stimuli=lambda wc: dataset_stimuli(wc.dataset),
+        data=lambda wc: plan.subject_inputs(DATASETS[wc.dataset][wc.subject], wc.subject),
     output:
-        f"{RESULTS}/responses/{{subject}}.h5",
+        f"{RESULTS}/responses/{{dataset}}/{{subject}}.h5",
     params:
-        dataset=lambda wc: as_json(subject_dataset(wc.subject)),
+        dataset=lambda wc: as_json(DATASETS[wc.dataset][wc.subject]),
     log:
-        f"{RESULTS}/logs/responses/{{subject}}.log",
+        f"{RESULTS}/logs/responses/{{dataset}}/{{subject}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/responses/{{subject}}.tsv"
+        f"{RESULTS}/benchmarks/responses/{{dataset}}/{{subject}}.tsv"
     conda:
         "../envs/brainencode.yaml"
     shell:
@@ -82,13 +77,13 @@ checkpoint responses:
 
 rule rdms:
     input:
-        stimuli=stimuli_table(),
+        stimuli=lambda wc: dataset_stimuli(wc.dataset),
     output:
-        f"{RESULTS}/rdms/{{subject}}.h5",
+        f"{RESULTS}/rdms/{{dataset}}/{{subject}}.h5",
     params:
-        dataset=lambda wc: as_json(DATASET),  # a lambda: {label} etc. are not wildcards
+        dataset=lambda wc: as_json(DATASETS[wc.dataset][wc.subject]),
     log:
-        f"{RESULTS}/logs/rdms/{{subject}}.log",
+        f"{RESULTS}/logs/rdms/{{dataset}}/{{subject}}.log",
     conda:
         "../envs/brainencode.yaml"
     shell:

@@ -19,14 +19,14 @@ import pandas as pd
 from brainencode.analyses.alignment.localizer import localize, selected_units
 from brainencode.analyses.layer_scores import stimulus_groups
 from brainencode.analyses.rsa import compare, correlation_rdm
-from brainencode.datasets.rdms import read_rdms
+from brainencode.datasets.rdms import subject_rdms
 from brainencode.datasets.responses import read_responses
 from brainencode.datasets.stimuli import read_stimuli
 from brainencode.encoders import noise_ceiling
 from brainencode.encoders.cross_validation import alpha_grid, cross_validated_predictions
 from brainencode.encoders.metrics import pearson_r
 from brainencode.errors import BrainencodeError
-from brainencode.features.extract import extract_features, load_features
+from brainencode.features.store import load_features
 
 
 def language_targets(paths: list[str | Path]) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -46,15 +46,9 @@ def language_targets(paths: list[str | Path]) -> tuple[np.ndarray, np.ndarray, l
     return np.concatenate(data, 1), np.concatenate(ceilings), ids
 
 
-def variant_features(stimuli: str | Path, spec: dict, out_dir: Path, name: str,
-                     cache_dir: str | Path | None, device: str) -> tuple[dict, dict]:
-    extract_features(stimuli, spec, out_dir, name=name, cache_dir=cache_dir, device=device)
-    return load_features(out_dir)
-
-
-def language_variant(model: str, spec: dict, localizer_stimuli: str | Path, stimuli: str | Path,
-                     responses: list[str | Path], encoding: dict, settings: dict,
-                     out_dir: str | Path, cache_dir: str | Path | None = None) -> pd.DataFrame:
+def language_variant(*, model: str, spec: dict, localizer_stimuli: Path, localizer_features: Path,
+                     stimuli: Path, features: Path, responses: list[Path], encoding: dict,
+                     alignment: dict, out_dir: Path) -> pd.DataFrame:
     """Localize, then score localized, random and per-layer units on the language data.
 
     Writes ``localizer.npz`` (t of every unit, the selected ones), ``predictions.npz`` (the
@@ -63,27 +57,25 @@ def language_variant(model: str, spec: dict, localizer_stimuli: str | Path, stim
     out-of-fold predictions and responses, r_normalized = r / ceiling per target).
     """
     out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     name = out_dir.name
-    spec = spec | {"pooling": settings["pooling"]}
     device = encoding["device"]
-    loc_meta, loc_layers = variant_features(localizer_stimuli, spec,
-                                            out_dir / "features_localizer", name, cache_dir,
-                                            device)
+    loc_meta, loc_layers = load_features(localizer_features)
     condition = read_stimuli(localizer_stimuli).set_index("stimulus_id").loc[
         loc_meta["stimulus_ids"], "condition"].to_numpy()
-    loc = settings["localizer"]
+    loc = alignment["localizer"]
     localizer = localize(loc_layers, loc_meta["layers"], condition, loc.get("k"),
                          loc.get("fraction"))
     localizer.save(out_dir / "localizer.npz")
 
-    meta, layers = variant_features(stimuli, spec, out_dir / "features", name, cache_dir, device)
+    meta, layers = load_features(features)
     Y, ceiling, ids = language_targets(responses)
     if meta["stimulus_ids"] != ids:
         raise BrainencodeError(f"{stimuli}: stimulus_id: expected the stimuli of "
                                f"{responses[0]} in the same order")
     groups = stimulus_groups(stimuli, ids)
     n_units = len(localizer.t)
-    rng = np.random.default_rng(spec.get("seed", 0) + settings["bootstrap"]["seed"])
+    rng = np.random.default_rng(spec.get("seed", 0) + alignment["bootstrap"]["seed"])
     designs = {"localized": selected_units(layers, localizer),
                "random": selected_units(layers, localizer,
                                         np.sort(rng.choice(n_units, len(localizer.selected),
@@ -109,18 +101,17 @@ def language_variant(model: str, spec: dict, localizer_stimuli: str | Path, stim
     return scores
 
 
-def vision_variant(model: str, spec: dict, stimuli: str | Path, rdms: list[str | Path],
-                   encoding: dict, out_dir: str | Path,
-                   cache_dir: str | Path | None = None) -> pd.DataFrame:
+def vision_variant(*, model: str, spec: dict, features: Path, rdms: list[Path], out_dir: Path
+                   ) -> pd.DataFrame:
     """Every layer's correlation-distance RDM against each subject's RDMs (sessions averaged).
 
     Writes ``model_rdms.npz`` (one RDM per layer) and ``scores.tsv`` (layer, metric, the mean
     over subjects of the comparison with that subject's mean RDM).
     """
     out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     name = out_dir.name
-    meta, layers = variant_features(stimuli, spec, out_dir / "features", name, cache_dir,
-                                    encoding["device"])
+    meta, layers = load_features(features)
     subjects = subject_rdms(rdms, meta["stimulus_ids"])
     model_rdms, rows = {}, []
     for layer in meta["layers"]:
@@ -129,23 +120,12 @@ def vision_variant(model: str, spec: dict, stimuli: str | Path, rdms: list[str |
         rows += [{"variant": name, "layer": layer, "metric": metric, "value": value}
                  for metric, value in scores.items()]
     np.savez(out_dir / "model_rdms.npz", layers=np.array(meta["layers"]),
+             stimulus_ids=np.array(meta["stimulus_ids"]),
              rdms=np.stack([model_rdms[layer] for layer in meta["layers"]]))
     table = pd.DataFrame(rows)
     table.to_csv(out_dir / "scores.tsv", sep="\t", index=False)
     (out_dir / "variant.json").write_text(json.dumps(variant_info(model, spec, name), indent=1))
     return table
-
-
-def subject_rdms(paths: list[str | Path], stimulus_ids: list[str]) -> np.ndarray:
-    """Each subject's RDM, the mean over its sessions [n_subjects, n, n]."""
-    out = []
-    for path in paths:
-        rdms = read_rdms(path)
-        if rdms.stimulus_ids != stimulus_ids:
-            raise BrainencodeError(f"{path}: stimulus_id: expected the stimuli of the features "
-                                   "in the same order")
-        out.append(rdms.rdms.mean(0))
-    return np.stack(out)
 
 
 def variant_info(model: str, spec: dict, name: str) -> dict:

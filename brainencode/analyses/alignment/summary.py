@@ -18,9 +18,11 @@ import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
 
-from brainencode.analyses.alignment.comparisons import subject_rdms
 from brainencode.analyses.rsa import upper
+from brainencode.datasets.rdms import subject_rdms
 from brainencode.encoders.metrics import pearson_r
+
+SUMMARY, LAYERS = "summary.tsv", "layers.tsv"
 
 
 def _variants(dirs: list[str | Path]) -> pd.DataFrame:
@@ -87,9 +89,8 @@ def vision_summary(dirs: list[str | Path], rdm_paths: list[str | Path], n_boot: 
                 best = spearman.loc[spearman["value"].idxmax()]
                 with np.load(Path(variant["dir"]) / "model_rdms.npz") as f:
                     model_rdm = f["rdms"][list(f["layers"]).index(best["layer"])]
+                    ids = [str(i) for i in f["stimulus_ids"]]
                 if subjects is None:
-                    ids = json.loads((Path(variant["dir"]) / "features" /
-                                      "meta.json").read_text())["stimulus_ids"]
                     subjects = subject_rdms(rdm_paths, ids)
                     draws = [_pairs(rng.integers(0, len(ids), len(ids))) for _ in range(n_boot)]
                 values.append(best["value"])
@@ -166,26 +167,29 @@ def _finish(summary: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def write_summary(language_dirs: list[str | Path], vision_dirs: list[str | Path],
-                  rdm_paths: list[str | Path], n_boot: int, seed: int,
-                  out_dir: str | Path) -> pd.DataFrame:
-    """summary.tsv and layers.tsv of every side that ran, then the figures."""
-    from brainencode.reports.alignment_figures import alignment_figures
-
+def write_summary(*, out_dir: Path, language: list[Path] = (), vision: list[Path] = (),
+                  rdms: list[Path] = (), n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """summary.tsv and layers.tsv of every side that ran (the figures are a step of their own,
+    reports.alignment_figures)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     tables, layers = [], []
-    if language_dirs:
-        table, per_layer = language_summary(language_dirs, n_boot, seed)
+    if language:
+        table, per_layer = language_summary(language, n_boot, seed)
         tables.append(table)
         layers.append(per_layer)
-    if vision_dirs:
-        table, per_layer = vision_summary(vision_dirs, rdm_paths, n_boot, seed)
+    if vision:
+        table, per_layer = vision_summary(vision, rdms, n_boot, seed)
         tables.append(table)
         layers.append(per_layer)
     summary = pd.concat(tables, ignore_index=True)
     per_layer = pd.concat(layers, ignore_index=True)
-    per_layer.to_csv(out_dir / "layers.tsv", sep="\t", index=False)
-    alignment_figures(summary, per_layer, out_dir)
-    summary.to_csv(out_dir / "summary.tsv", sep="\t", index=False)  # last: complete
+    per_layer.to_csv(out_dir / LAYERS, sep="\t", index=False)
+    summary.to_csv(out_dir / SUMMARY, sep="\t", index=False)  # last: complete
     return summary
+
+
+def read_summary(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """summary.tsv and layers.tsv of a summary folder written by write_summary."""
+    folder = Path(folder)
+    return (pd.read_csv(folder / SUMMARY, sep="\t"), pd.read_csv(folder / LAYERS, sep="\t"))

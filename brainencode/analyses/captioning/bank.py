@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from brainencode.datasets.demo_stimuli import make_demo_stimuli
 from brainencode.datasets.nsd import coco_captions, coco_entries
 from brainencode.datasets.stimuli import (
     CAPTION_SEPARATOR,
@@ -21,6 +20,7 @@ from brainencode.datasets.stimuli import (
     read_stimuli,
     write_stimuli_table,
 )
+from brainencode.demo.stimuli import make_demo_stimuli
 from brainencode.errors import BrainencodeError
 
 
@@ -52,23 +52,23 @@ def _check_ids(bank: pd.DataFrame, dataset: pd.DataFrame, dataset_stimuli: str |
                                    f"{dataset_stimuli}; bank ids must differ from the dataset's")
 
 
-def write_bank(bank: dict, dataset_stimuli: str | Path, out_dir: str | Path,
-               image_size: int = 224) -> Path:
+def write_bank(*, bank: dict, stimuli: Path, out_dir: Path, image_size: int = 224) -> Path:
     """Write ``out_dir/stimuli.tsv`` (and the drawn images for a demo bank)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     source = bank["source"]
     if source == "demo":
-        return make_demo_stimuli(out_dir, bank["n_images"], image_size, bank["seed"], "bank")
+        return make_demo_stimuli(out_dir=out_dir, n_stimuli=bank["n_images"],
+                                 image_size=image_size, seed=bank["seed"], prefix="bank")
     if source == "coco":
         table = coco_bank(bank["images"], bank["annotations"])
     else:
-        table = read_stimuli(dataset_stimuli if source == "dataset" else bank["table"])
+        table = read_stimuli(stimuli if source == "dataset" else bank["table"])
         table = table[table["modality"] == "image"]
         if table.empty:
             raise BrainencodeError(f"captioning.bank: {source}: expected image stimuli")
     if source != "dataset":
-        _check_ids(table, read_stimuli(dataset_stimuli), dataset_stimuli)
+        _check_ids(table, read_stimuli(stimuli), stimuli)
     out = out_dir / "stimuli.tsv"
     write_stimuli_table(table, out)
     return out

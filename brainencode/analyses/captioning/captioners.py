@@ -11,6 +11,7 @@ import base64
 import hashlib
 import io
 from pathlib import Path
+from typing import Literal
 
 import pandas as pd
 import torch
@@ -26,7 +27,7 @@ from brainencode.analyses.captioning.llm_client import (
 from brainencode.analyses.captioning.prompts import load_prompt
 from brainencode.datasets.stimuli import image_paths, read_stimuli
 from brainencode.errors import BrainencodeError
-from brainencode.features.registry import offline
+from brainencode.features.hub import offline
 
 
 class DatasetCaptioner:
@@ -148,10 +149,16 @@ def _processor(path: str):
                                f"and a tokenizer in the folder ({exc})") from None
 
 
+CAPTIONER_KINDS = ("dataset", "transformers", "openai")  # captioning.captioner.kind
+
+
 def build_captioner(captioner: dict, tables: dict[str, pd.DataFrame], client_settings: dict,
                     cache_dir: str | None, device: str):
-    """The captioner the config's ``captioning.captioner`` section names."""
+    """The captioner the config's ``captioning.captioner`` section names (CAPTIONER_KINDS)."""
     kind = captioner["kind"]
+    if kind not in CAPTIONER_KINDS:
+        raise BrainencodeError(f"captioning.captioner.kind: expected one of {CAPTIONER_KINDS}, "
+                               f"got {kind!r}")
     if kind == "dataset":
         return DatasetCaptioner(tables)
     if kind == "transformers":
@@ -166,24 +173,24 @@ def build_captioner(captioner: dict, tables: dict[str, pd.DataFrame], client_set
                               "max_tokens": captioner["max_new_tokens"]})
 
 
-def caption_images(selection_dir: str | Path, stimuli_path: str | Path,
-                   bank_stimuli: str | Path, captioner: dict, client_settings: dict,
-                   cache_dir: str | None, device: str, out: str | Path) -> pd.DataFrame:
+def caption_images(*, selection: Path, stimuli: Path, bank: Path, captioner: dict, client: dict,
+                   out: Path, cache_dir: Path | None = None,
+                   device: Literal["auto", "cpu", "cuda"] = "auto") -> pd.DataFrame:
     """Caption every image the later steps need: each voxel's top and baseline images, and the
     dataset's stimuli (train: keyword weighting; test: evaluation)."""
-    selection_dir = Path(selection_dir)
-    needed = set(pd.read_csv(selection_dir / "top_images.tsv", sep="\t")["stimulus_id"])
-    needed |= set(pd.read_csv(selection_dir / "baseline.tsv", sep="\t")["stimulus_id"])
-    needed |= set(pd.read_csv(selection_dir / "split.tsv", sep="\t")["stimulus_id"])
-    tables = {str(stimuli_path): read_stimuli(stimuli_path),
-              str(bank_stimuli): read_stimuli(bank_stimuli)}
+    selection = Path(selection)
+    needed = set(pd.read_csv(selection / "top_images.tsv", sep="\t")["stimulus_id"])
+    needed |= set(pd.read_csv(selection / "baseline.tsv", sep="\t")["stimulus_id"])
+    needed |= set(pd.read_csv(selection / "split.tsv", sep="\t")["stimulus_id"])
+    tables = {str(stimuli): read_stimuli(stimuli),
+              str(bank): read_stimuli(bank)}
     paths = image_paths(*tables.values())
     missing = sorted(needed - set(paths))
     if missing:
-        raise BrainencodeError(f"{stimuli_path}: path: expected an image for {missing[0]!r}; "
+        raise BrainencodeError(f"{stimuli}: path: expected an image for {missing[0]!r}; "
                                "captioning needs image stimuli")
     images = {sid: paths[sid] for sid in sorted(needed)}
-    model = build_captioner(captioner, tables, client_settings, cache_dir, device)
+    model = build_captioner(captioner, tables, client, cache_dir, device)
     captions = model(images)
     table = pd.DataFrame([{"stimulus_id": sid, "caption": text, "captioner": model.name}
                           for sid in images for text in captions[sid]])

@@ -126,10 +126,16 @@ class ExtractiveDescriber:
         return keywords, template_sentence(keywords)
 
 
+DESCRIBER_KINDS = ("extractive", "transformers", "openai")  # captioning.describer.kind
+
+
 def build_describer(describer: dict, client_settings: dict, cache_dir: str | None, device: str,
                     embed: Callable, train_captions: list[list[str]]):
-    """The describer the config's ``captioning.describer`` section names."""
+    """The describer the config's ``captioning.describer`` section names (DESCRIBER_KINDS)."""
     kind = describer["kind"]
+    if kind not in DESCRIBER_KINDS:
+        raise BrainencodeError(f"captioning.describer.kind: expected one of {DESCRIBER_KINDS}, "
+                               f"got {kind!r}")
     if kind == "extractive":
         return ExtractiveDescriber(embed, describer["n_keywords"], train_captions)
     params = {"temperature": describer["temperature"], "max_tokens": describer["max_tokens"]}
@@ -165,30 +171,29 @@ def caption_embeddings(embed: Callable, captions: dict[str, list[str]], ids: lis
     return np.stack(out)
 
 
-def describe_voxels(selection_dir: str | Path, image_captions: str | Path,
-                    responses_path: str | Path, captioning: dict, embedder_spec: dict,
-                    encoding: dict, client_settings: dict, cache_dir: str | None,
-                    out: str | Path) -> pd.DataFrame:
+def describe_voxels(*, selection: Path, image_captions: Path, responses: Path, captioning: dict,
+                    embedder_spec: dict, encoding: dict, out: Path,
+                    cache_dir: Path | None = None) -> pd.DataFrame:
     """One row per voxel: its keywords and sentence, the describer (LLM or not), and the
     BrainSCUBA-style baseline caption. Writes ``out`` (TSV)."""
-    selection_dir = Path(selection_dir)
-    voxels = pd.read_csv(selection_dir / "voxels.tsv", sep="\t")
-    top = pd.read_csv(selection_dir / "top_images.tsv", sep="\t", dtype={"stimulus_id": str})
-    baseline = pd.read_csv(selection_dir / "baseline.tsv", sep="\t",
+    selection, responses_file = Path(selection), Path(responses)
+    voxels = pd.read_csv(selection / "voxels.tsv", sep="\t")
+    top = pd.read_csv(selection / "top_images.tsv", sep="\t", dtype={"stimulus_id": str})
+    baseline = pd.read_csv(selection / "baseline.tsv", sep="\t",
                            dtype={"stimulus_id": str}).set_index("target")["stimulus_id"]
-    split = pd.read_csv(selection_dir / "split.tsv", sep="\t", dtype=str)
+    split = pd.read_csv(selection / "split.tsv", sep="\t", dtype=str)
     captions = captions_by_image(image_captions)
     train_ids = list(split.loc[split["split"] == "train", "stimulus_id"])
 
     embed = SentenceEmbedder(embedder_spec, captioning["embedder"])
     train_captions = [captions[s] for s in train_ids]
-    describer = build_describer(captioning["describer"], client_settings, cache_dir,
+    describer = build_describer(captioning["describer"], captioning["client"], cache_dir,
                                 encoding["device"], embed, train_captions)
     text_args: dict = {}
     if not describer.is_llm:
         # the voxels' encoders in caption-embedding space, fitted on the training stimuli
-        responses = read_responses(responses_path)
-        rows = row_indices(responses.stimulus_ids, train_ids, str(responses_path))
+        responses = read_responses(responses_file)
+        rows = row_indices(responses.stimulus_ids, train_ids, str(responses_file))
         E = caption_embeddings(embed, captions, train_ids)
         mean, std = E.mean(0), np.where(E.std(0) > 0, E.std(0), 1.0)
         model = RidgeCV(alphas=alpha_grid(encoding), cv=encoding["inner_folds"],

@@ -8,7 +8,8 @@ import torch
 
 from brainencode.errors import BrainencodeError
 from brainencode.features.extract import resolve_spec
-from brainencode.features.registry import get_family, offline
+from brainencode.features.hub import offline
+from brainencode.features.registry import get_family
 
 
 class SentenceEmbedder:

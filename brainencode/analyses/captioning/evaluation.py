@@ -56,21 +56,20 @@ def summarize(scores: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def evaluate_captions(selection_dir: str | Path, image_captions: str | Path,
-                      voxel_captions: str | Path, responses_path: str | Path,
-                      captioning: dict, embedder_spec: dict, out_dir: str | Path
+def evaluate_captions(*, selection: Path, image_captions: Path, voxel_captions: Path,
+                      responses: Path, captioning: dict, embedder_spec: dict, out_dir: Path
                       ) -> pd.DataFrame:
     """Write evaluation.tsv (per voxel and method) and summary.tsv (per ROI and method)."""
-    selection_dir, out_dir = Path(selection_dir), Path(out_dir)
-    split = pd.read_csv(selection_dir / "split.tsv", sep="\t", dtype=str)
+    selection, out_dir, responses_file = Path(selection), Path(out_dir), Path(responses)
+    split = pd.read_csv(selection / "split.tsv", sep="\t", dtype=str)
     test_ids = list(split.loc[split["split"] == "test", "stimulus_id"])
     voxels = pd.read_csv(voxel_captions, sep="\t", keep_default_na=False)
-    model = np.load(selection_dir / "model.npz")
+    model = np.load(selection / "model.npz")
     if list(model["targets"]) != list(voxels["target"]):
         raise BrainencodeError(f"{voxel_captions}: target: expected the voxels of "
-                               f"{selection_dir / 'voxels.tsv'}, in order")
-    responses = read_responses(responses_path)
-    rows = row_indices(responses.stimulus_ids, test_ids, str(responses_path))
+                               f"{selection / 'voxels.tsv'}, in order")
+    responses = read_responses(responses_file)
+    rows = row_indices(responses.stimulus_ids, test_ids, str(responses_file))
     Y = responses.data[rows][:, voxels["target"]].astype(np.float64)
 
     embed = SentenceEmbedder(embedder_spec, captioning["embedder"])

@@ -185,7 +185,7 @@ class LocalChat:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        from brainencode.features.registry import offline
+        from brainencode.features.hub import offline
 
         offline()
         try:

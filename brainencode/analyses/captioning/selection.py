@@ -30,7 +30,7 @@ from brainencode.encoders.cross_validation import (
 from brainencode.encoders.metrics import pearson_r
 from brainencode.encoders.ridge import RidgeCV, invalid_targets
 from brainencode.errors import BrainencodeError
-from brainencode.features.extract import load_features
+from brainencode.features.store import load_features
 
 log = logging.getLogger(__name__)
 
@@ -94,27 +94,25 @@ def brainscuba_nearest(coef: np.ndarray, bank: np.ndarray, temperature: float) -
     return np.argmax(projected @ b.T, axis=1)
 
 
-def select_images(responses_path: str | Path, features_dir: str | Path,
-                  bank_features_dir: str | Path, bank_stimuli: str | Path,
-                  stimuli_path: str | Path, captioning: dict, encoding: dict,
-                  out_dir: str | Path) -> dict:
+def select_images(*, responses: Path, features: Path, bank_features: Path, bank: Path,
+                  stimuli: Path, captioning: dict, encoding: dict, out_dir: Path) -> dict:
     """Write split.tsv, voxels.tsv, top_images.tsv, baseline.tsv, model.npz, meta.json (last)."""
-    out_dir = Path(out_dir)
-    responses = read_responses(responses_path)
+    out_dir, responses_file, bank_file = Path(out_dir), Path(responses), Path(bank)
+    responses = read_responses(responses_file)
     if responses.run is not None:
-        raise BrainencodeError(f"{responses_path}: captioning needs one response per stimulus; "
+        raise BrainencodeError(f"{responses_file}: captioning needs one response per stimulus; "
                                "these are time series (naturalistic runs)")
     ids = responses.stimulus_ids
     layer = captioning["layer"]
-    X = layer_rows(features_dir, layer, ids, str(responses_path))
-    groups = stimulus_groups(stimuli_path, ids)
+    X = layer_rows(features, layer, ids, str(responses_file))
+    groups = stimulus_groups(stimuli, ids)
     test = split_stimuli(ids, groups, captioning["test_fraction"], captioning["seed"])
     train_groups = None if groups is None else groups[~test]
     rois = captioning.get("rois") or sorted(set(responses.roi) - {"other"})
     candidates = np.flatnonzero(np.isin(responses.roi, rois)
                                 & ~invalid_targets(responses.data))
     if len(candidates) == 0:
-        raise BrainencodeError(f"{responses_path}: roi: expected targets in captioning.rois "
+        raise BrainencodeError(f"{responses_file}: roi: expected targets in captioning.rois "
                                f"{rois}, found none")
     Y = responses.data[:, candidates].astype(np.float32)
     alphas = alpha_grid(encoding)
@@ -126,7 +124,7 @@ def select_images(responses_path: str | Path, features_dir: str | Path,
     picked = pick_voxels(np.nan_to_num(cv_r, nan=-1.0), responses.roi[candidates],
                          captioning["voxels_per_roi"], captioning["min_r"])
     if len(picked) == 0:
-        raise BrainencodeError(f"{responses_path}: no voxel of {rois} reaches captioning.min_r "
+        raise BrainencodeError(f"{responses_file}: no voxel of {rois} reaches captioning.min_r "
                                f"= {captioning['min_r']} (best cross-validated r "
                                f"{np.nanmax(cv_r):.3f} in the training stimuli)")
     targets = candidates[picked]
@@ -134,14 +132,14 @@ def select_images(responses_path: str | Path, features_dir: str | Path,
     model.fit(X_train, Y[~test][:, picked], train_groups)
 
     held_out = set(np.asarray(ids)[test])
-    paths = image_paths(read_stimuli(stimuli_path))
+    paths = image_paths(read_stimuli(stimuli))
     held_out_paths = {paths[s] for s in held_out if s in paths}
-    bank = read_stimuli(bank_stimuli)
+    bank = read_stimuli(bank_file)
     bank = bank[~bank["stimulus_id"].isin(held_out)
                 & ~bank["path"].isin(held_out_paths)].reset_index(drop=True)
     bank_ids = list(bank["stimulus_id"])
     mean, std = X[~test].mean(0), X[~test].std(0)
-    bank_z = (layer_rows(bank_features_dir, layer, bank_ids, str(bank_stimuli)) - mean) / \
+    bank_z = (layer_rows(bank_features, layer, bank_ids, str(bank_file)) - mean) / \
         np.where(std > 0, std, 1.0)
     bank_prediction = model.predict(bank_z)  # [n_bank, n_voxels]
     top_n = min(captioning["top_n"], len(bank_ids))
@@ -167,7 +165,7 @@ def select_images(responses_path: str | Path, features_dir: str | Path,
     meta = {"subject": responses.subject, "layer": layer, "n_train": int((~test).sum()),
             "n_test": int(test.sum()), "n_bank": len(bank_ids), "n_candidates": len(candidates),
             "n_voxels": len(targets), "rois": rois, "top_n": top_n,
-            "responses": str(responses_path), "bank": str(bank_stimuli)}
+            "responses": str(responses_file), "bank": str(bank_file)}
     (out_dir / "meta.json").write_text(json.dumps(meta, indent=1))
     log.info("captioning: %d voxels of %s, %d bank images", len(targets), rois, len(bank_ids))
     return meta

@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 from scipy import signal
 
-from brainencode.datasets.demo_subjects import brain_mask, driver_signal
 from brainencode.datasets.stimuli import read_stimuli
+from brainencode.demo.fmri import brain_mask, driver_signal
 
 PLANTED_WINDOW_S = (0.1, 0.4)
 

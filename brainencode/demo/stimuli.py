@@ -57,8 +57,8 @@ def _draw(shape: str, colour: tuple, size: float, place: tuple, background: tupl
     return image
 
 
-def make_demo_stimuli(out_dir: str | Path, n_stimuli: int, image_size: int, seed: int,
-                      prefix: str = "stim") -> Path:
+def make_demo_stimuli(*, out_dir: Path, n_stimuli: int = 200, image_size: int = 224,
+                      seed: int = 0, prefix: str = "stim") -> Path:
     """Draw ``n_stimuli`` captioned images into ``out_dir/images`` and write ``stimuli.tsv``.
 
     Each image is one shape with a colour, size, place and background drawn at random; its

@@ -20,7 +20,7 @@ import pandas as pd
 from brainencode.datasets import bids_names
 from brainencode.datasets.stimuli import read_stimuli
 from brainencode.errors import BrainencodeError
-from brainencode.features.extract import load_features
+from brainencode.features.store import load_features
 
 MNI_BOX = np.array([[-90.0, -126.0, -72.0], [90.0, 90.0, 108.0]])  # MNI152 field of view, mm
 
@@ -99,7 +99,7 @@ def driver_signal(feature_dirs: dict[str, str | Path], driver: dict, ids: list[s
     return _zscore(features @ weights)
 
 
-def simulate_subject(stimuli_path: str | Path, feature_dirs: dict[str, str | Path], demo: dict,
+def simulate_fmri_subject(stimuli_path: str | Path, feature_dirs: dict[str, str | Path], demo: dict,
                      subject: str, subject_index: int, bids_root: str | Path,
                      task: str, space: str) -> None:
     """Write one simulated subject (betas per repeat, mask, ROI atlas, truth) under bids_root."""

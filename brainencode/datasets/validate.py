@@ -1,0 +1,72 @@
+"""`brainencode validate`: check data files or a config with its dataset, running nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from brainencode.config import load_config
+from brainencode.datasets.checks import (
+    check_events,
+    check_hdf5,
+    check_ieeg,
+    check_mat,
+    check_nifti,
+    check_table,
+)
+from brainencode.datasets.formats import check_dataset
+from brainencode.datasets.stimuli import read_stimuli
+from brainencode.errors import BrainencodeError
+
+
+def check_config_file(path: Path) -> list[str]:
+    """`brainencode validate config.yaml`: schema, then the dataset's keys and files."""
+    try:
+        config = load_config(path)
+    except BrainencodeError as exc:
+        return [str(exc)]
+    return check_dataset(config["dataset"], str(path))
+
+
+def check_file(path: str | Path) -> list[str]:
+    """Dispatch on the file type; a folder or an unknown suffix is one problem."""
+    path = Path(path)
+    name = path.name.lower()
+    if not path.exists():
+        return [f"{path}: not found"]
+    if name.endswith((".yaml", ".yml")):
+        return check_config_file(path)
+    if name.endswith((".nii", ".nii.gz")):
+        return check_nifti(path)
+    if name.endswith((".h5", ".hdf5")):
+        return check_hdf5(path)
+    if name.endswith((".edf", ".bdf", ".vhdr", ".fif")):
+        return check_ieeg(path)
+    if name.endswith(".mat"):
+        return check_mat(path)
+    if name.endswith("_events.tsv"):
+        return check_events(path)
+    if name.endswith(".tsv"):
+        problems = check_table(path)
+        if problems or "stimulus_id" not in pd.read_csv(path, sep="\t", nrows=0).columns:
+            return problems
+        try:
+            read_stimuli(path)
+        except BrainencodeError as exc:
+            return [str(exc)]
+        return []
+    return [f"{path}: expected a NIfTI, EDF/BDF/BrainVision, HDF5, MATLAB .mat, TSV or YAML "
+            "config file"]
+
+
+def validate(*paths: Path) -> int:
+    """Check data files (NIfTI, EDF/BrainVision, HDF5, .mat, TSV) or a config with its dataset,
+    running nothing; print every problem, one line each (exit 2), or ok."""
+    problems = [p for path in paths for p in check_file(path)]
+    for problem in problems:
+        print(problem)
+    if problems:
+        return 2
+    print(f"{', '.join(map(str, paths))}: ok")
+    return 0

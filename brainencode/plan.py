@@ -1,0 +1,48 @@
+"""What the workflow runs for a validated config, as plain data the rules read.
+
+Subjects and the dataset section that reads each (the demo's are ordinary BIDS sections), the
+files a subject's loader reads (so that Snakemake reruns when they change), the stimulus sets
+that features are extracted for, and the model entry behind every feature folder. Kept here,
+not in the rules, so that it is tested like the rest of the library.
+"""
+
+from __future__ import annotations
+
+from brainencode.demo import layout as demo_layout
+
+
+def subject_datasets(config: dict) -> dict[str, dict]:
+    """Subject -> the dataset section its responses are read with."""
+    if config["dataset"]["format"] == "demo":
+        return demo_layout.subject_datasets(config)
+    return {subject: config["dataset"] for subject in config["dataset"]["subjects"]}
+
+
+def stimuli_table(dataset: dict, written: str) -> str:
+    """The stimuli table a dataset section reads: the user's, or ``written`` (where the stimuli
+    rule writes it) for formats that define their own stimuli (a table copies the user's)."""
+    if "stimuli_table" in dataset and dataset["format"] != "table":
+        return dataset["stimuli_table"]
+    return written
+
+
+def subject_inputs(dataset: dict, subject: str) -> list[str]:
+    """The subject's folder of a BIDS dataset, so that the responses job waits for the rule that
+    writes it (the demo's) and reruns when it changes; other formats name files by patterns."""
+    return [f"{dataset['bids_root']}/{subject}"] if "bids_root" in dataset else []
+
+
+def alignment_variants(alignment: dict, side: str) -> dict[str, tuple[str, dict]]:
+    """Variant name -> (model name, model entry) for one side: the trained model (when
+    ``trained: true``) and one untrained variant per seed; language models read the last token
+    (``alignment.pooling``)."""
+    variants = {}
+    for model, spec in alignment[side]["models"].items():
+        if side == "language":
+            spec = spec | {"pooling": alignment["pooling"]}
+        if spec["trained"]:
+            variants[model] = (model, spec)
+        for seed in alignment["untrained_seeds"]:
+            variants[f"{model}-untrained-seed{seed}"] = (
+                model, spec | {"trained": False, "seed": seed})
+    return variants
