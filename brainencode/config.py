@@ -79,20 +79,26 @@ def _describe(error: jsonschema.ValidationError) -> str:
     if error.validator == "type":
         return f"{path}: expected {error.validator_value}, got {error.instance!r}"
     if error.validator == "required":
-        return f"{path}: {error.message}"
+        missing = next(k for k in error.validator_value if k not in error.instance)
+        key = f"{path}.{missing}" if error.absolute_path else missing
+        block = "format" not in error.schema.get("properties", {}) and "description" in error.schema
+        if "format" in error.instance and block:  # the keys of one dataset format
+            return (f"{key}: required for format {error.instance['format']} "
+                    f"({error.schema['description'].rstrip('.')})")
+        return f"{key}: required"
     if error.validator == "enum":
         return f"{path}: expected one of {error.validator_value}, got {error.instance!r}"
     return f"{path}: {error.message}"
 
 
-def _validate(instance: dict, schema: dict, source: str, prefix: str = "") -> None:
+def _validate(instance: dict, schema: dict, source: str) -> None:
     """Validate in place, defaults filled in; the first error as one BrainencodeError line."""
     validator_class = _with_defaults(jsonschema.validators.validator_for(load_schema()))
     errors = list(validator_class(schema).iter_errors(instance))
     if errors:
         # deepest first: the most specific message names the offending key
         error = max(errors, key=lambda e: len(e.absolute_path))
-        raise BrainencodeError(f"{source}: {prefix}{_describe(error)}")
+        raise BrainencodeError(f"{source}: {_describe(error)}")
 
 
 def validate_config(config: dict, source: str = "config") -> dict:
@@ -142,9 +148,10 @@ def _check_captioning(config: dict, source: str) -> None:
 def validate_dataset(dataset: dict, source: str = "config") -> dict:
     """A dataset section checked against its format's block, defaults filled in (a copy): what
     every loader reads, so that no loader restates a default."""
-    dataset = _copy(dataset)
-    _validate(dataset, load_schema()["properties"]["dataset"], source, "dataset.")
-    return dataset
+    wrapped = {"dataset": _copy(dataset)}  # so that errors name dataset.<key>
+    schema = {"type": "object", "properties": {"dataset": load_schema()["properties"]["dataset"]}}
+    _validate(wrapped, schema, source)
+    return wrapped["dataset"]
 
 
 def load_config(path: str | Path) -> dict:

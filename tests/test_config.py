@@ -130,15 +130,16 @@ def test_format_blocks_hold_their_keys_and_defaults():
     filled = validate_dataset(glm)
     assert filled["space"] == "native" and filled["glm"]["method"] == "lss"
     assert filled["invalid_targets"] == "error" and "space" not in glm  # a copy
-    with pytest.raises(BrainencodeError, match=r"dataset\.<top level>: 'mask' is a required"):
+    with pytest.raises(BrainencodeError, match=r"dataset\.mask: required for format bids-glm "
+                                               r"\(BIDS fMRI runs"):
         validate_dataset({k: v for k, v in glm.items() if k != "mask"})
-    with pytest.raises(BrainencodeError, match=r"unknown key 'sessions' at top level \(allowed: "
+    with pytest.raises(BrainencodeError, match=r"unknown key 'sessions' at dataset \(allowed: "
                                                r"atlas, atlas_labels, bids_root, format, glm"):
         validate_dataset(glm | {"sessions": [1]})
     nsd = validate_dataset({"format": "nsd", "subjects": ["sub-01"], "path": "p", "mask": "m",
                             "expdesign": "e", "stim_info": "i", "images": "x", "captions": []})
     assert nsd["sessions"] == [1] and nsd["betas_scale"] == 300 and "space" not in nsd
-    with pytest.raises(BrainencodeError, match="'space' is a required property"):
+    with pytest.raises(BrainencodeError, match="dataset.space: required for format bids-betas"):
         validate_dataset({"format": "bids-betas", "subjects": ["sub-01"], "bids_root": "b",
                           "task": "t", "stimuli_table": "s.tsv"})  # no MNI default
 

@@ -79,8 +79,8 @@ def test_truncated_nifti_exits_2_with_one_line(bids, tmp_path, env):
     out = tmp_path / "sub-01.h5"
     result = subprocess.run(
         ["brainencode", "responses", "--dataset", json.dumps({
-            "format": "bids-betas", "bids_root": str(broken), "stimuli_table": str(stimuli),
-            "task": "demo", "space": SPACE}), "--subject", "sub-01",
+            "format": "bids-betas", "subjects": ["sub-01"], "bids_root": str(broken),
+            "stimuli_table": str(stimuli), "task": "demo", "space": SPACE}), "--subject", "sub-01",
          "--stimuli", str(stimuli), "--out", str(out)], env=env, capture_output=True, text=True)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()

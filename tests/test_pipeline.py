@@ -230,5 +230,5 @@ def test_demo_outputs_equal_those_recorded_before_the_restructuring(demo):
         pd.testing.assert_frame_equal(now, recorded, rtol=1e-5, atol=1e-6)
     figures = pd.read_csv(RECORDED / "figures.tsv", sep="\t", names=["subject", "file"])
     now = sorted((folder.name, path.name) for folder in (results / "figures").iterdir()
-                 for path in folder.iterdir())
+                 for path in folder.iterdir() if not path.name.startswith("."))
     assert now == sorted(figures.itertuples(index=False, name=None))

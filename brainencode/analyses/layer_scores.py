@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
-import json
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 
-import h5py
 import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from brainencode.datasets.responses import STR, Responses, count_targets, read_responses
+from brainencode.analyses.scores import (
+    PRODUCTS,
+    Metric,
+    read_chunk_layers,
+    read_chunk_metas,
+    read_scores,
+    score_table,
+    write_chunk_layer,
+    write_chunk_meta,
+    write_layer,
+    write_scores,
+)
+from brainencode.datasets.responses import Responses, count_targets, read_responses
 from brainencode.datasets.stimuli import read_stimuli
 from brainencode.encoders import metrics, noise_ceiling, significance
 from brainencode.encoders.cross_validation import alpha_grid, cross_validated_predictions
@@ -20,10 +30,6 @@ from brainencode.encoders.ridge import invalid_targets, warn_invalid
 from brainencode.encoders.time_series import fir_design
 from brainencode.errors import BrainencodeError
 from brainencode.features.store import load_features
-
-SCORE_COLUMNS = ["subject", "roi", "model", "layer", "metric", "value"]
-PER_TARGET = ("r", "r2", "alpha", "ceiling", "explainable_variance", "r_normalized", "p")
-PRODUCTS = ("cross", "sq_true", "sq_pred")  # metrics.pattern_products, per ROI and test fold
 
 
 def finite_mean(values: np.ndarray) -> float:
@@ -159,41 +165,14 @@ def encode_model(*, responses: Path, features: Path, model: str, out_dir: Path, 
             "r_normalized": metrics.normalized_score(r, ceiling),
             "p": p_values(Y, prediction, folds, fold_r, encoding, block_size),
         }
-        with h5py.File(out_dir / f"{layer}.h5", "w") as f:
-            for key, value in per_target.items():
-                f.create_dataset(key, data=np.asarray(value, dtype=np.float32))
-            f.create_dataset("roi", data=responses.roi.astype(object), dtype=STR)
-            for i, roi in enumerate(rois):
-                group = f.create_group(f"pattern_products/{i}")
-                group.attrs["roi"] = roi
-                inside = responses.roi == roi
-                for k, test in enumerate(folds):
-                    for name, value in zip(PRODUCTS, metrics.pattern_products(
-                            Y[test][:, inside], prediction[test][:, inside]), strict=True):
-                        group.create_dataset(f"{name}{k}", data=value)
-    (out_dir / "meta.json").write_text(json.dumps({
+        products = {roi: [metrics.pattern_products(Y[test][:, responses.roi == roi],
+                                                   prediction[test][:, responses.roi == roi])
+                          for test in folds] for roi in rois}
+        write_chunk_layer(out_dir / f"{layer}.h5", per_target, responses.roi, products)
+    write_chunk_meta(out_dir, {
         "subject": responses.subject, "model": model, "layers": meta["layers"],
         "chunk": chunk, "n_chunks": n_chunks, "targets": [targets.start, targets.stop],
-        "n_folds": len(folds)}))
-
-
-def _layer_chunks(paths: list[Path], layer: str
-                  ) -> tuple[dict[str, np.ndarray], np.ndarray, dict[tuple[str, str], np.ndarray]]:
-    """One layer of every chunk: per-target arrays joined, ROI labels joined, and per ROI and
-    fold the 2V2 sums added up."""
-    arrays: dict[str, list] = {key: [] for key in PER_TARGET}
-    roi = []
-    products: dict[tuple[str, str], np.ndarray] = {}
-    for path in paths:
-        with h5py.File(path / f"{layer}.h5", "r") as f:
-            for key in PER_TARGET:
-                arrays[key].append(f[key][:])
-            roi.append(f["roi"].asstr()[:])
-            for group in f["pattern_products"].values():
-                for name in group:
-                    key = (group.attrs["roi"], name)
-                    products[key] = products.get(key, 0) + group[name][:]
-    return ({k: np.concatenate(v) for k, v in arrays.items()}, np.concatenate(roi), products)
+        "n_folds": len(folds)})
 
 
 def gather_encoding(*, chunks: list[Path], out_dir: Path, fdr_q: float = 0.05) -> pd.DataFrame:
@@ -203,45 +182,36 @@ def gather_encoding(*, chunks: list[Path], out_dir: Path, fdr_q: float = 0.05) -
     ``fdr_q`` and the number of targets; long format (subject, roi, model, layer, metric,
     value). One chunk or many give the same files."""
     paths = [Path(p) for p in chunks]
-    metas = [json.loads((p / "meta.json").read_text()) for p in paths]
-    first = metas[0]
-    covered = [m["targets"] for m in metas]
-    if ([m["chunk"] for m in metas] != list(range(first["n_chunks"]))
-            or any(a[1] != b[0] for a, b in zip(covered, covered[1:], strict=False))):
-        raise BrainencodeError(f"{paths[0].parent}: chunks: expected chunks 0 to "
-                               f"{first['n_chunks'] - 1} in order, got "
-                               f"{[m['chunk'] for m in metas]}")
+    first = read_chunk_metas(paths)[0]
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = []
     for layer in first["layers"]:
-        per_target, roi, products = _layer_chunks(paths, layer)
+        per_target, roi, products = read_chunk_layers(paths, layer)
         per_target["q"] = significance.fdr_bh(per_target["p"])
-        with h5py.File(out_dir / f"{layer}.h5", "w") as f:
-            for key, value in per_target.items():
-                f.create_dataset(key, data=np.asarray(value, dtype=np.float32))
-            f.attrs.update({"subject": first["subject"], "model": first["model"],
-                            "layer": layer})
+        write_layer(out_dir, layer, per_target,
+                           {"subject": first["subject"], "model": first["model"]})
         for name in np.unique(roi):
             inside = roi == name
-            summary = {key: finite_mean(per_target[key][inside])
-                       for key in ("r", "r2", "r_normalized", "ceiling", "explainable_variance")}
+            summary = {metric: finite_mean(per_target[metric][inside])
+                       for metric in (Metric.R, Metric.R2, Metric.R_NORMALIZED, Metric.CEILING,
+                                      Metric.EXPLAINABLE_VARIANCE)}
             summary |= {
-                "2v2": np.mean([metrics.two_vs_two_from_products(
+                Metric.TWO_VS_TWO: np.mean([metrics.two_vs_two_from_products(
                     *(products[(name, f"{p}{k}")] for p in PRODUCTS))
                     for k in range(first["n_folds"])]),
-                "fraction_significant": np.mean(per_target["q"][inside] < fdr_q),
-                "n_targets": int(inside.sum()),
+                Metric.FRACTION_SIGNIFICANT: np.mean(per_target["q"][inside] < fdr_q),
+                Metric.N_TARGETS: int(inside.sum()),
             }
             rows += [(first["subject"], name, first["model"], layer, k, float(v))
                      for k, v in summary.items()]
-    scores = pd.DataFrame(rows, columns=SCORE_COLUMNS)
-    scores.to_csv(out_dir / "scores.tsv", sep="\t", index=False)
-    return scores
+    table = score_table(rows)
+    write_scores(table, out_dir / "scores.tsv")
+    return table
 
 
 def gather_scores(*, scores: list[Path], out: Path) -> pd.DataFrame:
     """Concatenate per-model score tables into one long table."""
-    scores = pd.concat([pd.read_csv(p, sep="\t") for p in scores], ignore_index=True)
-    scores.to_csv(out, sep="\t", index=False)
-    return scores
+    table = read_scores(scores)
+    write_scores(table, out)
+    return table

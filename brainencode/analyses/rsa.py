@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
+from brainencode.analyses.scores import Metric, score_table, write_scores
 from brainencode.datasets.rdms import read_rdms
 from brainencode.errors import BrainencodeError
 from brainencode.features.store import load_features
@@ -41,8 +42,8 @@ def kendall_tau_a(x: np.ndarray, y: np.ndarray, chunk: int = 512) -> float:
 
 def compare(model_rdm: np.ndarray, brain_rdm: np.ndarray) -> dict[str, float]:
     m, b = upper(model_rdm), upper(brain_rdm)
-    return {"rsa_spearman": float(spearmanr(m, b).statistic),
-            "rsa_kendall_tau_a": kendall_tau_a(m, b)}
+    return {Metric.RSA_SPEARMAN: float(spearmanr(m, b).statistic),
+            Metric.RSA_KENDALL_TAU_A: kendall_tau_a(m, b)}
 
 
 def rsa_scores(*, rdms: Path, features: list[Path], out: Path, roi: str = "rdm"
@@ -61,7 +62,6 @@ def rsa_scores(*, rdms: Path, features: list[Path], out: Path, roi: str = "rdm"
             scores = pd.DataFrame([compare(model_rdm, brain) for brain in rdms.rdms]).mean()
             rows += [(rdms.subject, roi, features_dir.name, layer, metric, value)
                      for metric, value in scores.items()]
-    table = pd.DataFrame(rows, columns=["subject", "roi", "model", "layer", "metric", "value"])
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out, sep="\t", index=False)
+    table = score_table(rows)
+    write_scores(table, out)
     return table

@@ -87,6 +87,19 @@ def count_targets(path: str | Path) -> int:
         return int(f["data"].shape[1])
 
 
+def describe_responses(path: str | Path) -> dict:
+    """What a responses file holds, read from its metadata without loading the data: subject,
+    modality, space, rows x targets, repeats and ROIs (the report's data summary)."""
+    path = Path(path)
+    with h5py.File(path, "r") as f:
+        n_rows, n_targets = f["data"].shape
+        return {"subject": str(f.attrs.get("subject", path.stem)),
+                "modality": f.attrs.get("modality", ""), "space": f.attrs.get("space", ""),
+                "rows": n_rows, "targets": n_targets,
+                "rois": ", ".join(dict.fromkeys(f["roi"].asstr()[:])),
+                "repeats": f["repeats"].shape[0] if "repeats" in f else "none"}
+
+
 def read_responses(path: str | Path, targets: slice = slice(None)) -> Responses:
     """Read a responses file, checking the fields every consumer relies on; with ``targets``
     only those columns of data and of every per-target field (one chunk of a large subject)."""

@@ -12,12 +12,13 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from brainencode.analyses.alignment.summary import read_summary  # noqa: E402
+from brainencode.analyses.scores import Metric  # noqa: E402
 
 COLOURS = {True: "#1f77b4", False: "#ff7f0e"}
 LABELS = {True: "trained", False: "untrained (mean over seeds)"}
-YLABELS = {"r": "Pearson r (out-of-fold, mean over targets)",
-           "r_normalized": "r / noise ceiling (mean over targets)",
-           "rsa_spearman": "Spearman rho, model RDM vs subject RDMs"}
+YLABELS = {Metric.R: "Pearson r (out-of-fold, mean over targets)",
+           Metric.R_NORMALIZED: "r / noise ceiling (mean over targets)",
+           Metric.RSA_SPEARMAN: "Spearman rho, model RDM vs subject RDMs"}
 
 
 def _bars(ax, table: pd.DataFrame, groups: list[tuple[str, str]]) -> None:
@@ -82,7 +83,7 @@ def alignment_figures(summary_dir: Path, out_dir: Path) -> list[Path]:
                                 color=line.get_color())
         ax.set_xlabel("relative depth (0: first layer extracted, 1: last)")
         ax.set_ylabel("Pearson r, all units of the layer" if side == "language"
-                      else YLABELS["rsa_spearman"], fontsize=9)
+                      else YLABELS[Metric.RSA_SPEARMAN], fontsize=9)
         ax.set_title(f"{side}: layer-wise (untrained: seed range shaded)", fontsize=10)
         ax.legend(fontsize=7)
     fig.tight_layout()

@@ -9,7 +9,6 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-import h5py
 import matplotlib
 
 matplotlib.use("Agg")
@@ -18,6 +17,7 @@ import nibabel as nib  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from brainencode.analyses.scores import read_layers  # noqa: E402
 from brainencode.datasets.responses import Responses  # noqa: E402
 
 DPI = 110
@@ -38,14 +38,13 @@ def best_significant(encoding_dirs: list[Path], n_targets: int, alpha: float
     q_min = np.ones(n_targets)
     n_choices = 0
     for folder in encoding_dirs:
-        for layer_file in sorted(Path(folder).glob("*.h5")):
-            with h5py.File(layer_file, "r") as f:
-                r = f["r"][:]
-                better = r > best
-                best[better] = r[better]
-                normalized[better] = np.where(f["ceiling"][:] >= MIN_CEILING,
-                                              f["r_normalized"][:], np.nan)[better]
-                q_min = np.fmin(q_min, f["q"][:])
+        for _, f in read_layers(folder, ("r", "ceiling", "r_normalized", "q")):
+            r = f["r"]
+            better = r > best
+            best[better] = r[better]
+            normalized[better] = np.where(f["ceiling"] >= MIN_CEILING, f["r_normalized"],
+                                          np.nan)[better]
+            q_min = np.fmin(q_min, f["q"])
             n_choices += 1
     keep = np.isfinite(best) & (q_min * n_choices < alpha)
     return np.where(keep, best, 0.0), np.where(keep, np.nan_to_num(normalized), 0.0)

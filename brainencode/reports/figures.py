@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from brainencode.analyses.scores import Metric, read_scores
 from brainencode.datasets.responses import read_responses
 from brainencode.reports import brain_figures, score_figures
 
@@ -26,7 +27,7 @@ def subject_figures(*, scores: Path, encoding: list[Path], responses: Path, out_
                     fdr_q: float = 0.05) -> list[Path]:
     """Write every figure that applies to this subject's data into out_dir (PNG)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    scores = pd.read_csv(scores, sep="\t")
+    scores = read_scores(scores)
     subject = scores["subject"].iloc[0]
     written, omitted = [], {}
 
@@ -38,7 +39,7 @@ def subject_figures(*, scores: Path, encoding: list[Path], responses: Path, out_
     no_ceiling = "no noise ceiling: the responses have no repeated presentations"
     score_figures.layer_curves(scores, path("layer_curves"))
     if ceiling:
-        score_figures.layer_curves(scores, path("layer_curves_normalized"), "r_normalized")
+        score_figures.layer_curves(scores, path("layer_curves_normalized"), Metric.R_NORMALIZED)
     else:
         omitted["layer_curves_normalized"] = no_ceiling
     score_figures.layer_roi_heatmap(scores, path("layer_roi_heatmap"))
@@ -73,3 +74,8 @@ def subject_figures(*, scores: Path, encoding: list[Path], responses: Path, out_
     pd.DataFrame({"figure": list(omitted), "reason": list(omitted.values())}).to_csv(
         out_dir / OMITTED, sep="\t", index=False)
     return written
+
+
+def read_omitted(folder: Path) -> pd.DataFrame:
+    """The figures a subject's folder leaves out (figure, reason), from omitted.tsv."""
+    return pd.read_csv(Path(folder) / OMITTED, sep="\t")

@@ -8,13 +8,15 @@ import platform
 from importlib import metadata
 from pathlib import Path
 
-import h5py
 import pandas as pd
 import yaml
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from brainencode.analyses.alignment.summary import read_summary
+from brainencode.analyses.scores import Metric, read_scores
+from brainencode.datasets.responses import describe_responses
 from brainencode.reports.captions import ALIGNMENT_FIGURES, SUBJECT_FIGURES
-from brainencode.reports.figures import OMITTED
+from brainencode.reports.figures import read_omitted
 
 PACKAGES = ("brainencode", "torch", "transformers", "snakemake", "numpy", "scikit-learn",
             "nilearn", "nibabel", "h5py")
@@ -44,7 +46,7 @@ def _figures(paths: list[Path], captions: dict[str, str]) -> list[dict]:
 
 def _subject(folder: Path) -> dict:
     """One subject's figures and the one-line reasons for those its data do not allow."""
-    omitted = pd.read_csv(folder / OMITTED, sep="\t")
+    omitted = read_omitted(folder)
     return {"name": folder.name,
             "figures": _figures(sorted(folder.glob("*.png")), SUBJECT_FIGURES),
             "omitted": omitted.to_dict("records")}
@@ -53,30 +55,20 @@ def _subject(folder: Path) -> dict:
 def _data(responses_paths: list[Path]) -> list[dict]:
     """Per subject: modality, space, stimuli x targets, ROIs and repeats (read from the
     responses files' metadata, without loading the data)."""
-    rows = []
-    for path in responses_paths:
-        with h5py.File(path, "r") as f:
-            n_rows, n_targets = f["data"].shape
-            rows.append({
-                "subject": path.stem, "modality": f.attrs.get("modality", ""),
-                "space": f.attrs.get("space", ""),
-                "rows": n_rows, "targets": n_targets,
-                "rois": ", ".join(dict.fromkeys(f["roi"].asstr()[:])),
-                "repeats": f["repeats"].shape[0] if "repeats" in f else "none"})
-    return rows
+    return [describe_responses(path) for path in responses_paths]
 
 
 def _best_layers(scores: pd.DataFrame) -> pd.DataFrame:
     """Per subject, ROI and model: the layer with the highest mean r, with its r and ceiling."""
-    r = scores[scores["metric"] == "r"]
+    r = scores[scores["metric"] == Metric.R]
     best = r.loc[r.groupby(["subject", "roi", "model"], sort=False)["value"].idxmax()]
     wide = scores.pivot_table(index=["subject", "roi", "model", "layer"], columns="metric",
                               values="value").reset_index()
     table = best[["subject", "roi", "model", "layer"]].merge(wide, how="left")
-    columns = ["subject", "roi", "model", "layer", "r", "r_normalized", "ceiling",
-               "fraction_significant", "n_targets"]
+    columns = ["subject", "roi", "model", "layer", Metric.R, Metric.R_NORMALIZED,
+               Metric.CEILING, Metric.FRACTION_SIGNIFICANT, Metric.N_TARGETS]
     # reindex: a metric that is NaN everywhere (no repeats, no ceiling) is still a column
-    return table.reindex(columns=columns).sort_values(["subject", "roi", "r"],
+    return table.reindex(columns=columns).sort_values(["subject", "roi", Metric.R],
                                                       ascending=[True, True, False])
 
 
@@ -103,7 +95,7 @@ def _alignment(alignment_dir: Path | None) -> dict | None:
     """The alignment summary table and figures, when that stage ran."""
     if alignment_dir is None:
         return None
-    summary = pd.read_csv(alignment_dir / "summary.tsv", sep="\t")
+    summary, _ = read_summary(alignment_dir)
     if "minus_untrained" not in summary:  # no side had both a trained and untrained variant
         summary["minus_untrained"] = None
     summary = summary.astype(object).where(summary.notna(), None)
@@ -158,7 +150,7 @@ def _rsa_best(scores: pd.DataFrame) -> list[dict]:
     """Per subject, ROI and model of an RSA run: the layer with the highest Spearman rho."""
     wide = scores.pivot_table(index=["subject", "roi", "model", "layer"], columns="metric",
                               values="value", sort=False).reset_index()
-    best = wide.loc[wide.groupby(["subject", "roi", "model"], sort=False)["rsa_spearman"]
+    best = wide.loc[wide.groupby(["subject", "roi", "model"], sort=False)[Metric.RSA_SPEARMAN]
                     .idxmax()]
     return best.to_dict("records")
 
@@ -171,7 +163,7 @@ def write_report(*, config: dict, scores: list[Path], benchmarks: Path, out: Pat
     metadata, job timings, and the caption galleries and alignment summary of the stages that
     ran; for an RDM dataset, its RSA scores. Written under a temporary name first, so a failed
     render leaves no page behind."""
-    scores = pd.concat([pd.read_csv(p, sep="\t") for p in scores], ignore_index=True)
+    scores = read_scores(scores)
     rsa = bool(rdms)
     timings = _timings(benchmarks)
     env = Environment(loader=PackageLoader("brainencode.reports"),

@@ -11,14 +11,16 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from brainencode.analyses.scores import Metric  # noqa: E402
+
 DPI = 110
 R_LABEL = "mean Pearson r (out-of-fold)"
-LABELS = {"r": R_LABEL, "r_normalized": "mean r / noise ceiling"}
+LABELS = {Metric.R: R_LABEL, Metric.R_NORMALIZED: "mean r / noise ceiling"}
 
 
 def has_ceiling(scores: pd.DataFrame) -> bool:
     """Whether any ROI has a finite noise ceiling (the responses had repeats)."""
-    return bool(np.isfinite(scores.loc[scores["metric"] == "ceiling", "value"]).any())
+    return bool(np.isfinite(scores.loc[scores["metric"] == Metric.CEILING, "value"]).any())
 
 
 def _with_depth(scores: pd.DataFrame, metric: str) -> pd.DataFrame:
@@ -46,11 +48,11 @@ def _label_cells(ax: plt.Axes, values: np.ndarray, texts, limit: float, fontsize
                 color="white" if abs(value) > 0.6 * limit else "black")
 
 
-def layer_curves(scores: pd.DataFrame, path: Path, metric: str = "r") -> None:
+def layer_curves(scores: pd.DataFrame, path: Path, metric: str = Metric.R) -> None:
     """Per ROI, the metric against relative layer depth, one line per model, the best layer
     starred; for r, the ROI's mean noise ceiling as a dashed line when there is one."""
     table = _with_depth(scores, metric)
-    ceiling = scores[scores["metric"] == "ceiling"].groupby("roi")["value"].mean()
+    ceiling = scores[scores["metric"] == Metric.CEILING].groupby("roi")["value"].mean()
     rois = list(dict.fromkeys(table["roi"]))
     n_cols = min(len(rois), 3)
     n_rows = -(-len(rois) // n_cols)
@@ -61,9 +63,9 @@ def layer_curves(scores: pd.DataFrame, path: Path, metric: str = "r") -> None:
             line, = ax.plot(group["depth"], group["value"], marker="o", ms=3, label=model)
             best = group.loc[group["value"].idxmax()]
             ax.plot(best["depth"], best["value"], marker="*", ms=12, color=line.get_color())
-        if metric == "r" and np.isfinite(ceiling.get(roi, np.nan)):
+        if metric == Metric.R and np.isfinite(ceiling.get(roi, np.nan)):
             ax.axhline(ceiling[roi], color="0.4", ls="--", lw=1, label="noise ceiling")
-        if metric == "r_normalized":
+        if metric == Metric.R_NORMALIZED:
             ax.axhline(1, color="0.4", ls="--", lw=1, label="ceiling (= 1)")
         ax.axhline(0, color="0.7", lw=0.8)
         ax.set_title(roi, fontsize=11)
@@ -82,7 +84,7 @@ def layer_curves(scores: pd.DataFrame, path: Path, metric: str = "r") -> None:
 def layer_roi_heatmap(scores: pd.DataFrame, path: Path) -> None:
     """Model x layer x ROI: one panel per model, ROIs by layers, colour = mean r on one
     symmetric scale, each ROI's best layer outlined."""
-    table = scores[scores["metric"] == "r"]
+    table = scores[scores["metric"] == Metric.R]
     models = list(dict.fromkeys(table["model"]))
     rois = list(dict.fromkeys(table["roi"]))
     limit = max(float(np.nanmax(np.abs(table["value"]))), 0.05)
@@ -110,7 +112,7 @@ def layer_roi_heatmap(scores: pd.DataFrame, path: Path) -> None:
 
 def model_roi_heatmap(scores: pd.DataFrame, path: Path) -> None:
     """Best-layer mean r per model and ROI, annotated with the best layer."""
-    table = scores[scores["metric"] == "r"]
+    table = scores[scores["metric"] == Metric.R]
     best = table.loc[table.groupby(["model", "roi"], sort=False)["value"].idxmax()]
     models = list(dict.fromkeys(table["model"]))
     rois = list(dict.fromkeys(table["roi"]))

@@ -19,6 +19,7 @@ import pandas as pd
 from scipy.stats import rankdata
 
 from brainencode.analyses.rsa import upper
+from brainencode.analyses.scores import Metric
 from brainencode.datasets.rdms import subject_rdms
 from brainencode.encoders.metrics import pearson_r
 
@@ -82,7 +83,7 @@ def vision_summary(dirs: list[str | Path], rdm_paths: list[str | Path], n_boot: 
             values, boots = [], []
             for _, variant in part.iterrows():
                 scores = pd.read_csv(Path(variant["dir"]) / "scores.tsv", sep="\t")
-                spearman = scores[scores["metric"] == "rsa_spearman"]
+                spearman = scores[scores["metric"] == Metric.RSA_SPEARMAN]
                 layer_rows += [{"side": "vision", "model": model, "trained": trained,
                                 "seed": variant["seed"], "layer": row.layer, "value": row.value}
                                for row in spearman.itertuples()]
@@ -97,7 +98,7 @@ def vision_summary(dirs: list[str | Path], rdm_paths: list[str | Path], n_boot: 
                 boots.append(_draw_rsa(model_rdm, subjects, draws))
             value, boot = _group_rows(np.array(values), np.stack(boots, 1), rng)
             summary.append({"side": "vision", "model": model, "trained": bool(trained),
-                            "condition": "best layer", "metric": "rsa_spearman",
+                            "condition": "best layer", "metric": str(Metric.RSA_SPEARMAN),
                             "value": value, "n_seeds": len(part), "boot": boot})
     lower, upper_bound = rsa_ceiling(subjects)
     table = _finish(summary)
@@ -139,7 +140,7 @@ def language_summary(dirs: list[str | Path], n_boot: int, seed: int
                         values, boots = per_condition.setdefault(condition, ([], []))
                         values.append(value)
                         boots.append(boot)
-            metric = "r_normalized" if np.isfinite(ceiling).any() else "r"
+            metric = str(Metric.R_NORMALIZED if np.isfinite(ceiling).any() else Metric.R)
             for condition, (values, boots) in per_condition.items():
                 value, boot = _group_rows(np.array(values), np.array(boots).T, rng)
                 summary.append({"side": "language", "model": model, "trained": bool(trained),
