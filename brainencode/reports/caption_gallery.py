@@ -11,10 +11,14 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from brainencode.analyses.captioning.describers import captions_by_image  # noqa: E402
+from brainencode.analyses.captioning.files import (  # noqa: E402
+    read_evaluation,
+    read_image_captions,
+    read_selection,
+    read_voxel_captions,
+)
 from brainencode.datasets.stimuli import image_paths, read_stimuli  # noqa: E402
 
 
@@ -38,16 +42,15 @@ def gallery_voxels(selection_dir: str | Path, image_captions: str | Path,
                    ) -> list[GalleryVoxel]:
     """The ``per_roi`` voxels of each ROI best predicted within the training stimuli (chosen
     without the held-out scores they display)."""
-    top = pd.read_csv(Path(selection_dir) / "top_images.tsv", sep="\t",
-                      dtype={"stimulus_id": str})
-    captions = captions_by_image(image_captions)
-    voxels = pd.read_csv(voxel_captions, sep="\t", keep_default_na=False)
-    scores = pd.read_csv(evaluation, sep="\t").pivot(index="target", columns="method",
-                                                     values="spearman")
+    picked = read_selection(selection_dir)
+    captions = read_image_captions(image_captions)
+    voxels = read_voxel_captions(voxel_captions)
+    scores = read_evaluation(evaluation).pivot(index="target", columns="method",
+                                               values="spearman")
     chosen = []
     for roi, part in voxels.groupby("roi", sort=True):
         for row in part.sort_values("cv_r", ascending=False).head(per_roi).itertuples():
-            images = top.loc[top["target"] == row.target].sort_values("rank")["stimulus_id"]
+            images = picked.top(row.target)
             chosen.append(GalleryVoxel(
                 str(roi), int(row.target), row.caption, row.keywords, row.describer,
                 str(row.llm) == "True", scores.loc[row.target].to_dict(),

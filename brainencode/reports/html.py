@@ -13,6 +13,7 @@ import yaml
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from brainencode.analyses.alignment.summary import read_summary
+from brainencode.analyses.captioning.files import read_summary as read_captioning_summary
 from brainencode.analyses.scores import Metric, read_scores
 from brainencode.datasets.responses import describe_responses
 from brainencode.reports.captions import ALIGNMENT_FIGURES, SUBJECT_FIGURES
@@ -119,7 +120,7 @@ def _captioning(captioning_dirs: list[Path], stimuli: Path | None, bank: Path | 
         voxels = gallery_voxels(folder / "selection", folder / "image_captions.tsv",
                                 folder / "voxel_captions.tsv", folder / "evaluation.tsv",
                                 paths, per_roi=2)
-        summary = pd.read_csv(folder / "summary.tsv", sep="\t")
+        summary = read_captioning_summary(folder)
         subjects.append({
             "name": folder.name,
             "summary": summary.to_dict("records"),

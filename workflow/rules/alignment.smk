@@ -34,7 +34,9 @@ rule alignment_language:
         model=lambda wc: alignment_variants("language")[wc.variant][0],
         spec=lambda wc: as_json(alignment_variants("language")[wc.variant][1]),
         encoding=as_json(config["encoding"]),
-        alignment=lambda wc: as_json(ALIGNMENT),
+        fraction=lambda wc: ALIGNMENT["localizer"]["fraction"],
+        k=lambda wc: f"--k {ALIGNMENT['localizer']['k']}" if "k" in ALIGNMENT["localizer"] else "",
+        seed=lambda wc: ALIGNMENT["bootstrap"]["seed"],
     log:
         f"{RESULTS}/logs/alignment/language/{{variant}}.log",
     benchmark:
@@ -50,8 +52,8 @@ rule alignment_language:
         "brainencode alignment language --model {params.model} --spec {params.spec} "
         "--localizer-stimuli {input.localizer} --localizer-features {input.localizer_features} "
         "--stimuli {input.stimuli} --features {input.features} --responses {input.targets} "
-        "--encoding {params.encoding} --alignment {params.alignment} --out-dir {output} "
-        "> {log} 2>&1"
+        "--encoding {params.encoding} --fraction {params.fraction} {params.k} "
+        "--seed {params.seed} --out-dir {output} > {log} 2>&1"
 
 
 rule alignment_vision:

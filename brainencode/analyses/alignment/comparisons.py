@@ -10,13 +10,13 @@ stimuli and seeds.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from brainencode.analyses.alignment.localizer import localize, selected_units
+from brainencode.analyses.alignment.variants import variant_info, write_variant
 from brainencode.analyses.layer_scores import stimulus_groups
 from brainencode.analyses.rsa import compare, correlation_rdm
 from brainencode.datasets.rdms import subject_rdms
@@ -48,8 +48,12 @@ def language_targets(paths: list[str | Path]) -> tuple[np.ndarray, np.ndarray, l
 
 def language_variant(*, model: str, spec: dict, localizer_stimuli: Path, localizer_features: Path,
                      stimuli: Path, features: Path, responses: list[Path], encoding: dict,
-                     alignment: dict, out_dir: Path) -> pd.DataFrame:
+                     fraction: float, out_dir: Path, k: int | None = None, seed: int = 0
+                     ) -> pd.DataFrame:
     """Localize, then score localized, random and per-layer units on the language data.
+
+    The localizer keeps the top ``k`` units (or ``fraction`` of all units) by Welch t; the
+    random control draws as many units with ``seed`` plus the variant's seed.
 
     Writes ``localizer.npz`` (t of every unit, the selected ones), ``predictions.npz`` (the
     out-of-fold predictions of every condition, the responses, their ceilings) and
@@ -63,9 +67,7 @@ def language_variant(*, model: str, spec: dict, localizer_stimuli: Path, localiz
     loc_meta, loc_layers = load_features(localizer_features)
     condition = read_stimuli(localizer_stimuli).set_index("stimulus_id").loc[
         loc_meta["stimulus_ids"], "condition"].to_numpy()
-    loc = alignment["localizer"]
-    localizer = localize(loc_layers, loc_meta["layers"], condition, loc.get("k"),
-                         loc.get("fraction"))
+    localizer = localize(loc_layers, loc_meta["layers"], condition, k, fraction)
     localizer.save(out_dir / "localizer.npz")
 
     meta, layers = load_features(features)
@@ -75,7 +77,7 @@ def language_variant(*, model: str, spec: dict, localizer_stimuli: Path, localiz
                                f"{responses[0]} in the same order")
     groups = stimulus_groups(stimuli, ids)
     n_units = len(localizer.t)
-    rng = np.random.default_rng(spec.get("seed", 0) + alignment["bootstrap"]["seed"])
+    rng = np.random.default_rng(spec.get("seed", 0) + seed)
     designs = {"localized": selected_units(layers, localizer),
                "random": selected_units(layers, localizer,
                                         np.sort(rng.choice(n_units, len(localizer.selected),
@@ -93,11 +95,10 @@ def language_variant(*, model: str, spec: dict, localizer_stimuli: Path, localiz
                      "n_units": X.shape[1], "r": float(np.nanmean(r)),
                      "r_normalized": float(np.nanmean(r / ceiling))
                      if np.isfinite(ceiling).any() else np.nan})
-    np.savez(out_dir / "predictions.npz", y=Y, ceiling=ceiling,
-             **{key.replace(":", "__"): value for key, value in predictions.items()})
     scores = pd.DataFrame(rows)
-    scores.to_csv(out_dir / "scores.tsv", sep="\t", index=False)
-    (out_dir / "variant.json").write_text(json.dumps(variant_info(model, spec, name), indent=1))
+    write_variant(out_dir, variant_info(model, spec, name), scores, "predictions",
+                  {"y": Y, "ceiling": ceiling,
+                   **{key.replace(":", "__"): value for key, value in predictions.items()}})
     return scores
 
 
@@ -119,16 +120,9 @@ def vision_variant(*, model: str, spec: dict, features: Path, rdms: list[Path], 
         scores = pd.DataFrame([compare(model_rdms[layer], rdm) for rdm in subjects]).mean()
         rows += [{"variant": name, "layer": layer, "metric": metric, "value": value}
                  for metric, value in scores.items()]
-    np.savez(out_dir / "model_rdms.npz", layers=np.array(meta["layers"]),
-             stimulus_ids=np.array(meta["stimulus_ids"]),
-             rdms=np.stack([model_rdms[layer] for layer in meta["layers"]]))
     table = pd.DataFrame(rows)
-    table.to_csv(out_dir / "scores.tsv", sep="\t", index=False)
-    (out_dir / "variant.json").write_text(json.dumps(variant_info(model, spec, name), indent=1))
+    write_variant(out_dir, variant_info(model, spec, name), table, "model_rdms",
+                  {"layers": np.array(meta["layers"]),
+                   "stimulus_ids": np.array(meta["stimulus_ids"]),
+                   "rdms": np.stack([model_rdms[layer] for layer in meta["layers"]])})
     return table
-
-
-def variant_info(model: str, spec: dict, name: str) -> dict:
-    """What the summary needs to pair variants: the model, trained or not, the seed."""
-    return {"variant": name, "model": model, "family": spec["family"],
-            "trained": spec["trained"], "seed": None if spec["trained"] else spec["seed"]}

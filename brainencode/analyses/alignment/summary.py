@@ -11,24 +11,23 @@ the mean of all subjects, the lower bound with the mean of the others.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
 
+from brainencode.analyses.alignment.variants import (
+    read_arrays,
+    read_variant_scores,
+    read_variants,
+)
 from brainencode.analyses.rsa import upper
 from brainencode.analyses.scores import Metric
 from brainencode.datasets.rdms import subject_rdms
 from brainencode.encoders.metrics import pearson_r
 
 SUMMARY, LAYERS = "summary.tsv", "layers.tsv"
-
-
-def _variants(dirs: list[str | Path]) -> pd.DataFrame:
-    infos = [json.loads((Path(d) / "variant.json").read_text()) | {"dir": str(d)} for d in dirs]
-    return pd.DataFrame(infos)
 
 
 def _interval(draws: np.ndarray) -> tuple[float, float]:
@@ -74,7 +73,7 @@ def vision_summary(dirs: list[str | Path], rdm_paths: list[str | Path], n_boot: 
     """Per model, trained and untrained: Spearman RSA of the best layer (chosen on all data,
     per variant) with each subject's RDM, averaged over subjects, with bootstrap CIs; and the
     per-layer values of every variant."""
-    variants = _variants(dirs)
+    variants = read_variants(dirs)
     rng = np.random.default_rng(seed)
     layer_rows, summary, subjects = [], [], None
     draws = None
@@ -82,15 +81,15 @@ def vision_summary(dirs: list[str | Path], rdm_paths: list[str | Path], n_boot: 
         for trained, part in group.groupby("trained", sort=False):
             values, boots = [], []
             for _, variant in part.iterrows():
-                scores = pd.read_csv(Path(variant["dir"]) / "scores.tsv", sep="\t")
+                scores = read_variant_scores(variant["dir"])
                 spearman = scores[scores["metric"] == Metric.RSA_SPEARMAN]
                 layer_rows += [{"side": "vision", "model": model, "trained": trained,
                                 "seed": variant["seed"], "layer": row.layer, "value": row.value}
                                for row in spearman.itertuples()]
                 best = spearman.loc[spearman["value"].idxmax()]
-                with np.load(Path(variant["dir"]) / "model_rdms.npz") as f:
-                    model_rdm = f["rdms"][list(f["layers"]).index(best["layer"])]
-                    ids = [str(i) for i in f["stimulus_ids"]]
+                f = read_arrays(variant["dir"], "model_rdms")
+                model_rdm = f["rdms"][list(f["layers"]).index(best["layer"])]
+                ids = [str(i) for i in f["stimulus_ids"]]
                 if subjects is None:
                     subjects = subject_rdms(rdm_paths, ids)
                     draws = [_pairs(rng.integers(0, len(ids), len(ids))) for _ in range(n_boot)]
@@ -111,7 +110,7 @@ def language_summary(dirs: list[str | Path], n_boot: int, seed: int
     """Per model, trained and untrained, per condition (localized units, k random units, all
     units of the best layer): mean over targets of the out-of-fold Pearson r (divided by each
     target's ceiling when there is one), with bootstrap CIs; and the per-layer values."""
-    variants = _variants(dirs)
+    variants = read_variants(dirs)
     rng = np.random.default_rng(seed)
     layer_rows, summary = [], []
     index = None
@@ -119,27 +118,26 @@ def language_summary(dirs: list[str | Path], n_boot: int, seed: int
         for trained, part in group.groupby("trained", sort=False):
             per_condition: dict[str, tuple[list, list]] = {}
             for _, variant in part.iterrows():
-                scores = pd.read_csv(Path(variant["dir"]) / "scores.tsv", sep="\t",
-                                     keep_default_na=False, na_values=[""])
+                scores = read_variant_scores(variant["dir"])
                 layers = scores[scores["condition"] == "layer"]
                 layer_rows += [{"side": "language", "model": model, "trained": trained,
                                 "seed": variant["seed"], "layer": row.layer, "value": row.r}
                                for row in layers.itertuples()]
                 best_layer = layers.loc[layers["r"].idxmax(), "layer"]
-                with np.load(Path(variant["dir"]) / "predictions.npz") as f:
-                    y, ceiling = f["y"], f["ceiling"]
-                    if index is None:
-                        index = rng.integers(0, len(y), (n_boot, len(y)))
-                    for condition, key in [("localized", "localized"), ("random", "random"),
-                                           ("all units, best layer", f"layer__{best_layer}")]:
-                        prediction = f[key]
-                        scale = ceiling if np.isfinite(ceiling).any() else 1.0
-                        value = np.nanmean(pearson_r(y, prediction) / scale)
-                        boot = [np.nanmean(pearson_r(y[i], prediction[i]) / scale)
-                                for i in index]
-                        values, boots = per_condition.setdefault(condition, ([], []))
-                        values.append(value)
-                        boots.append(boot)
+                f = read_arrays(variant["dir"], "predictions")
+                y, ceiling = f["y"], f["ceiling"]
+                if index is None:
+                    index = rng.integers(0, len(y), (n_boot, len(y)))
+                for condition, key in [("localized", "localized"), ("random", "random"),
+                                       ("all units, best layer", f"layer__{best_layer}")]:
+                    prediction = f[key]
+                    scale = ceiling if np.isfinite(ceiling).any() else 1.0
+                    value = np.nanmean(pearson_r(y, prediction) / scale)
+                    boot = [np.nanmean(pearson_r(y[i], prediction[i]) / scale)
+                            for i in index]
+                    values, boots = per_condition.setdefault(condition, ([], []))
+                    values.append(value)
+                    boots.append(boot)
             metric = str(Metric.R_NORMALIZED if np.isfinite(ceiling).any() else Metric.R)
             for condition, (values, boots) in per_condition.items():
                 value, boot = _group_rows(np.array(values), np.array(boots).T, rng)

@@ -19,6 +19,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from brainencode.analyses.captioning.bank import bank_captions
+from brainencode.analyses.captioning.files import read_selection, write_table
 from brainencode.analyses.captioning.llm_client import (
     AnswerCache,
     ChatClient,
@@ -178,10 +179,7 @@ def caption_images(*, selection: Path, stimuli: Path, bank: Path, captioner: dic
                    device: Literal["auto", "cpu", "cuda"] = "auto") -> pd.DataFrame:
     """Caption every image the later steps need: each voxel's top and baseline images, and the
     dataset's stimuli (train: keyword weighting; test: evaluation)."""
-    selection = Path(selection)
-    needed = set(pd.read_csv(selection / "top_images.tsv", sep="\t")["stimulus_id"])
-    needed |= set(pd.read_csv(selection / "baseline.tsv", sep="\t")["stimulus_id"])
-    needed |= set(pd.read_csv(selection / "split.tsv", sep="\t")["stimulus_id"])
+    needed = read_selection(selection).images()
     tables = {str(stimuli): read_stimuli(stimuli),
               str(bank): read_stimuli(bank)}
     paths = image_paths(*tables.values())
@@ -194,8 +192,5 @@ def caption_images(*, selection: Path, stimuli: Path, bank: Path, captioner: dic
     captions = model(images)
     table = pd.DataFrame([{"stimulus_id": sid, "caption": text, "captioner": model.name}
                           for sid in images for text in captions[sid]])
-    out = Path(out)
-    tmp = out.with_suffix(".partial")
-    table.to_csv(tmp, sep="\t", index=False)
-    tmp.replace(out)
+    write_table(table, out)
     return table

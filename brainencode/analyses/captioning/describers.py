@@ -20,6 +20,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from brainencode.analyses.captioning.embedding import SentenceEmbedder
+from brainencode.analyses.captioning.files import read_image_captions, read_selection, write_table
 from brainencode.analyses.captioning.llm_client import ChatClient, LocalChat, endpoint_client
 from brainencode.analyses.captioning.prompts import load_prompt
 from brainencode.analyses.captioning.selection import row_indices
@@ -152,11 +153,6 @@ def build_describer(describer: dict, client_settings: dict, cache_dir: str | Non
                         describer["n_keywords"])
 
 
-def captions_by_image(image_captions: str | Path) -> dict[str, list[str]]:
-    table = pd.read_csv(image_captions, sep="\t", dtype=str, keep_default_na=False)
-    return table.groupby("stimulus_id", sort=False)["caption"].apply(list).to_dict()
-
-
 def caption_embeddings(embed: Callable, captions: dict[str, list[str]], ids: list[str]
                        ) -> np.ndarray:
     """Per stimulus, the unit-norm mean of its captions' embeddings: [len(ids), dim]."""
@@ -176,14 +172,12 @@ def describe_voxels(*, selection: Path, image_captions: Path, responses: Path, c
                     cache_dir: Path | None = None) -> pd.DataFrame:
     """One row per voxel: its keywords and sentence, the describer (LLM or not), and the
     BrainSCUBA-style baseline caption. Writes ``out`` (TSV)."""
-    selection, responses_file = Path(selection), Path(responses)
-    voxels = pd.read_csv(selection / "voxels.tsv", sep="\t")
-    top = pd.read_csv(selection / "top_images.tsv", sep="\t", dtype={"stimulus_id": str})
-    baseline = pd.read_csv(selection / "baseline.tsv", sep="\t",
-                           dtype={"stimulus_id": str}).set_index("target")["stimulus_id"]
-    split = pd.read_csv(selection / "split.tsv", sep="\t", dtype=str)
-    captions = captions_by_image(image_captions)
-    train_ids = list(split.loc[split["split"] == "train", "stimulus_id"])
+    responses_file = Path(responses)
+    picked = read_selection(selection)
+    voxels = picked.voxels
+    baseline = picked.baseline.set_index("target")["stimulus_id"]
+    captions = read_image_captions(image_captions)
+    train_ids = picked.ids("train")
 
     embed = SentenceEmbedder(embedder_spec, captioning["embedder"])
     train_captions = [captions[s] for s in train_ids]
@@ -204,7 +198,7 @@ def describe_voxels(*, selection: Path, image_captions: Path, responses: Path, c
     out_rows = []
     for v, voxel in enumerate(tqdm(list(voxels.itertuples()), desc="describing voxels",
                                    mininterval=5)):
-        images = top.loc[top["target"] == voxel.target].sort_values("rank")["stimulus_id"]
+        images = picked.top(voxel.target)
         kwargs = ({"text_weights": text_args["weights"][v], "text_mean": text_args["mean"],
                    "text_std": text_args["std"]} if text_args else {})
         keywords, sentence = describer([captions[s] for s in images], **kwargs)
@@ -214,8 +208,5 @@ def describe_voxels(*, selection: Path, image_captions: Path, responses: Path, c
                          "describer": describer.name, "llm": describer.is_llm,
                          "baseline_image": nearest, "baseline_caption": captions[nearest][0]})
     table = pd.DataFrame(out_rows)
-    out = Path(out)
-    tmp = out.with_suffix(".partial")
-    table.to_csv(tmp, sep="\t", index=False)
-    tmp.replace(out)
+    write_table(table, out)
     return table

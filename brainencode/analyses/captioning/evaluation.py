@@ -11,15 +11,20 @@ voxel's encoder itself (its predicted test responses).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy.stats import wilcoxon
 
-from brainencode.analyses.captioning.describers import caption_embeddings, captions_by_image
+from brainencode.analyses.captioning.describers import caption_embeddings
 from brainencode.analyses.captioning.embedding import SentenceEmbedder
+from brainencode.analyses.captioning.files import (
+    read_image_captions,
+    read_selection,
+    read_voxel_captions,
+    write_evaluation,
+)
 from brainencode.analyses.captioning.selection import row_indices
 from brainencode.datasets.responses import read_responses
 from brainencode.encoders.metrics import spearman_r
@@ -60,20 +65,20 @@ def evaluate_captions(*, selection: Path, image_captions: Path, voxel_captions: 
                       responses: Path, captioning: dict, embedder_spec: dict, out_dir: Path
                       ) -> pd.DataFrame:
     """Write evaluation.tsv (per voxel and method) and summary.tsv (per ROI and method)."""
-    selection, out_dir, responses_file = Path(selection), Path(out_dir), Path(responses)
-    split = pd.read_csv(selection / "split.tsv", sep="\t", dtype=str)
-    test_ids = list(split.loc[split["split"] == "test", "stimulus_id"])
-    voxels = pd.read_csv(voxel_captions, sep="\t", keep_default_na=False)
-    model = np.load(selection / "model.npz")
+    responses_file = Path(responses)
+    picked = read_selection(selection)
+    test_ids = picked.ids("test")
+    voxels = read_voxel_captions(voxel_captions)
+    model = picked.model
     if list(model["targets"]) != list(voxels["target"]):
         raise BrainencodeError(f"{voxel_captions}: target: expected the voxels of "
-                               f"{selection / 'voxels.tsv'}, in order")
+                               f"{Path(selection) / 'voxels.tsv'}, in order")
     responses = read_responses(responses_file)
     rows = row_indices(responses.stimulus_ids, test_ids, str(responses_file))
     Y = responses.data[rows][:, voxels["target"]].astype(np.float64)
 
     embed = SentenceEmbedder(embedder_spec, captioning["embedder"])
-    test = caption_embeddings(embed, captions_by_image(image_captions), test_ids)
+    test = caption_embeddings(embed, read_image_captions(image_captions), test_ids)
     lavca = embed(list(voxels["caption"]))
     scores = {"lavca": spearman_r(Y, test @ lavca.T),
               "brainscuba": spearman_r(Y, test @ embed(list(voxels["baseline_caption"])).T),
@@ -90,14 +95,11 @@ def evaluate_captions(*, selection: Path, image_captions: Path, voxel_captions: 
                           for method in METHODS
                           for v, (t, roi) in enumerate(zip(voxels["target"], voxels["roi"],
                                                            strict=True))])
-    out_dir.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out_dir / "evaluation.tsv", sep="\t", index=False)
     summary = summarize(table)
     summary.insert(0, "subject", responses.subject)
-    summary.to_csv(out_dir / "summary.tsv", sep="\t", index=False)
-    (out_dir / "evaluation.json").write_text(json.dumps({
+    write_evaluation(out_dir, table, summary, {
         "describer": voxels["describer"].iloc[0] if len(voxels) else "",
         "llm": str(voxels["llm"].iloc[0]) == "True" if len(voxels) else False,
         "n_test": len(test_ids), "n_shuffles": captioning["n_shuffles"],
-        "embedder": captioning["embedder"]}, indent=1))
+        "embedder": captioning["embedder"]})
     return summary

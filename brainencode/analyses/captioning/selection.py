@@ -12,13 +12,13 @@ decodes that embedding with a trained captioner (ClipCap); here the image's capt
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from brainencode.analyses.captioning.files import Selection, write_selection
 from brainencode.analyses.layer_scores import stimulus_groups
 from brainencode.datasets.responses import read_responses
 from brainencode.datasets.stimuli import image_paths, read_stimuli
@@ -146,26 +146,25 @@ def select_images(*, responses: Path, features: Path, bank_features: Path, bank:
     order = np.argsort(-bank_prediction, axis=0, kind="stable")[:top_n]
     nearest = brainscuba_nearest(model.coef_, bank_z, captioning["baseline_temperature"])
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame({"stimulus_id": ids, "split": np.where(test, "test", "train")}).to_csv(
-        out_dir / "split.tsv", sep="\t", index=False)
-    pd.DataFrame({"target": targets, "roi": responses.roi[targets], "cv_r": cv_r[picked],
-                  "alpha": model.alphas_}).to_csv(out_dir / "voxels.tsv", sep="\t", index=False)
     spread = bank_prediction.std(0)
-    pd.DataFrame([{"target": int(t), "rank": rank + 1, "stimulus_id": bank_ids[i],
-                   "predicted_z": float((bank_prediction[i, v] - bank_prediction[:, v].mean())
-                                        / spread[v])}
-                  for v, t in enumerate(targets) for rank, i in enumerate(order[:, v])]
-                 ).to_csv(out_dir / "top_images.tsv", sep="\t", index=False)
-    pd.DataFrame({"target": targets, "stimulus_id": [bank_ids[i] for i in nearest]}).to_csv(
-        out_dir / "baseline.tsv", sep="\t", index=False)
-    np.savez(out_dir / "model.npz", targets=targets, coef=model.coef_,
-             intercept=model.intercept_, feature_mean=mean, feature_std=std,
-             test_prediction=model.predict(X_test))
     meta = {"subject": responses.subject, "layer": layer, "n_train": int((~test).sum()),
             "n_test": int(test.sum()), "n_bank": len(bank_ids), "n_candidates": len(candidates),
             "n_voxels": len(targets), "rois": rois, "top_n": top_n,
             "responses": str(responses_file), "bank": str(bank_file)}
-    (out_dir / "meta.json").write_text(json.dumps(meta, indent=1))
+    write_selection(out_dir, Selection(
+        split=pd.DataFrame({"stimulus_id": ids, "split": np.where(test, "test", "train")}),
+        voxels=pd.DataFrame({"target": targets, "roi": responses.roi[targets],
+                             "cv_r": cv_r[picked], "alpha": model.alphas_}),
+        top_images=pd.DataFrame([
+            {"target": int(t), "rank": rank + 1, "stimulus_id": bank_ids[i],
+             "predicted_z": float((bank_prediction[i, v] - bank_prediction[:, v].mean())
+                                  / spread[v])}
+            for v, t in enumerate(targets) for rank, i in enumerate(order[:, v])]),
+        baseline=pd.DataFrame({"target": targets,
+                               "stimulus_id": [bank_ids[i] for i in nearest]}),
+        model={"targets": targets, "coef": model.coef_, "intercept": model.intercept_,
+               "feature_mean": mean, "feature_std": std,
+               "test_prediction": model.predict(X_test)},
+        meta=meta))
     log.info("captioning: %d voxels of %s, %d bank images", len(targets), rois, len(bank_ids))
     return meta
