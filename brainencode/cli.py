@@ -66,38 +66,32 @@ def resolve(verb: str) -> Callable:
 
 
 def _option(parser: argparse.ArgumentParser, parameter: inspect.Parameter, hint) -> None:
-    """One argparse option from one parameter of a verb function."""
-    kwargs: dict = {}
+    """One argparse argument from one parameter of a verb function."""
+    if parameter.kind is parameter.VAR_POSITIONAL:  # *paths: Path -> one or more PATHS
+        parser.add_argument(parameter.name, metavar=parameter.name.upper(), nargs="+",
+                            type=hint)
+        return
+    members = typing.get_args(hint)
     optional = (typing.get_origin(hint) in (typing.Union, types.UnionType)
-                and type(None) in typing.get_args(hint))
-    if optional:
-        hint = next(h for h in typing.get_args(hint) if h is not type(None))
-    if parameter.default is not inspect.Parameter.empty:
-        kwargs["default"] = parameter.default
-    elif not optional and parameter.kind is not parameter.VAR_POSITIONAL:
-        kwargs["required"] = True
-    if optional and "default" not in kwargs:
-        kwargs["default"] = None
+                and type(None) in members)
+    if optional:  # X | None
+        hint = next(h for h in members if h is not type(None))
+    has_default = optional or parameter.default is not parameter.empty
+    kwargs: dict = ({"default": None if parameter.default is parameter.empty
+                     else parameter.default} if has_default else {"required": True})
     origin = typing.get_origin(hint)
     if origin in (list, tuple):
-        item = typing.get_args(hint)[0]
-        kwargs["nargs"] = "*" if "default" in kwargs else "+"
-        kwargs["type"] = item
+        kwargs |= {"nargs": "*" if has_default else "+", "type": typing.get_args(hint)[0]}
     elif origin is typing.Literal:
         kwargs["choices"] = typing.get_args(hint)
     elif hint is bool:
         kwargs["action"] = argparse.BooleanOptionalAction
     elif hint is dict or origin is dict:
-        kwargs["type"] = _json
-        kwargs["metavar"] = "JSON"
+        kwargs |= {"type": _json, "metavar": "JSON"}
     else:
         kwargs["type"] = hint
-    if parameter.kind is parameter.VAR_POSITIONAL:  # *paths: Path -> one or more PATHS
-        parser.add_argument(parameter.name, metavar=parameter.name.upper(), nargs="+",
-                            type=hint)
-    else:
-        parser.add_argument("--" + parameter.name.replace("_", "-"), dest=parameter.name,
-                            **kwargs)
+    parser.add_argument("--" + parameter.name.replace("_", "-"), dest=parameter.name,
+                        **kwargs)
 
 
 def verb_parser(verb: str, function: Callable) -> argparse.ArgumentParser:

@@ -3,6 +3,7 @@ and brainencode installed (not editable) into a fresh virtual environment."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -57,13 +58,18 @@ def test_a_non_editable_install_validates_configs_and_runs_every_verb(env, tmp_p
     """`pip install .` (a wheel, not the checkout) into a fresh venv whose other packages come
     from this one: the schema, templates and prompts travel with the package."""
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     site = Path(subprocess.run([venv / "bin" / "python", "-c",
                                 "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                                capture_output=True, text=True, check=True).stdout.strip())
+    # torch and the rest come from this venv (listed after the fresh venv's own packages);
+    # pip and setuptools too, so that the wheel is built without the network
     (site / "dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    install = subprocess.run([venv / "bin" / "pip", "install", "--quiet", "--no-deps",
-                              "--no-build-isolation", str(REPO)], capture_output=True, text=True)
+    source = shutil.copytree(REPO, tmp_path / "source", ignore=shutil.ignore_patterns(
+        ".git", ".venv", "results*", ".snakemake", "build", "*.egg-info", "__pycache__"))
+    install = subprocess.run([venv / "bin" / "python", "-m", "pip", "install", "--quiet",
+                              "--no-deps", "--no-build-isolation", str(source)],
+                             capture_output=True, text=True)
     assert install.returncode == 0, install.stderr[-3000:]
     outside = tmp_path / "elsewhere"
     outside.mkdir()

@@ -124,3 +124,32 @@ def test_snakemake_report_and_lint(demo, env):
         assert subject in categories["Figures"]
     lint = snakemake(env, "--lint", "--configfile", str(config_path))
     assert lint.returncode == 0 and "good condition" in lint.stdout + lint.stderr
+
+
+def test_native_space_voxels_are_never_drawn_on_a_template(demo, tmp_path, monkeypatch):
+    """The demo's voxels relabelled as native space (what the bids-glm example resolves to, see
+    tests/test_config.py): the volume map has no MNI background and the fsaverage map is left
+    out, with the reason."""
+    from dataclasses import replace
+
+    from brainencode.datasets.responses import read_responses, write_responses
+    from brainencode.reports import brain_figures
+    from brainencode.reports.figures import read_omitted, subject_figures
+
+    _, config, results = demo
+    responses = read_responses(results / "responses" / "main" / "sub-01.h5")
+    native = tmp_path / "sub-01.h5"
+    write_responses(native, replace(responses, attrs=responses.attrs | {"space": "native"}))
+    backgrounds = []
+    drawn = brain_figures.volume_map
+    monkeypatch.setattr(brain_figures, "volume_map", lambda image, on_template, *args, **kw:
+                        backgrounds.append(on_template) or drawn(image, on_template, *args, **kw))
+    models = [m for m, spec in config["models"].items() if spec["encode"]]
+    written = subject_figures(scores=results / "encoding" / "sub-01" / "scores.tsv",
+                              encoding=[results / "encoding" / "sub-01" / m for m in models],
+                              responses=native, out_dir=tmp_path / "figures")
+    names = {p.stem for p in written}
+    assert "brain_volume" in names and "brain_surface" not in names
+    assert backgrounds and not any(backgrounds)
+    omitted = read_omitted(tmp_path / "figures").set_index("figure")["reason"]
+    assert "space 'native', not MNI" in omitted["brain_surface"]

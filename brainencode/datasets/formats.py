@@ -12,7 +12,7 @@ import importlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from brainencode.config import validate_dataset
+from brainencode.config import load_schema, validate_dataset
 from brainencode.datasets.checks import check_exists, require
 from brainencode.datasets.paths import subject_path
 from brainencode.datasets.responses import Responses, write_responses
@@ -21,8 +21,8 @@ from brainencode.errors import BrainencodeError
 
 @dataclass(frozen=True)
 class DatasetFormat:
-    """Where a format's loader lives and whether it writes the stimuli table itself. Its keys,
-    required ones and defaults are its block in the config schema (``format-<name>``)."""
+    """Where a format's loader lives and whether it writes the stimuli table itself, as its
+    block in the config schema (``format-<name>``) says, beside its keys and defaults."""
 
     name: str
     module: str
@@ -32,17 +32,16 @@ class DatasetFormat:
         return getattr(importlib.import_module(f"brainencode.datasets.{self.module}"), name)
 
 
-FORMATS = {f.name: f for f in [
-    DatasetFormat("bids-betas", "bids_betas", False),
-    DatasetFormat("bids-glm", "bids_glm", False),
-    DatasetFormat("naturalistic", "naturalistic", False),
-    DatasetFormat("bids-ieeg", "bids_ieeg", False),
-    DatasetFormat("pereira", "pereira", True),
-    DatasetFormat("bold5000", "bold5000", True),
-    DatasetFormat("nsd", "nsd", True),
-    DatasetFormat("table", "table", True),
-    DatasetFormat("rdm", "rdms", True),
-]}
+def _formats() -> dict[str, DatasetFormat]:
+    """Every format of the config schema (its ``format-<name>`` blocks) with its loader."""
+    blocks = load_schema()["$defs"]
+    return {key.removeprefix("format-"): DatasetFormat(key.removeprefix("format-"),
+                                                       block["x-loader"],
+                                                       block["x-writes-stimuli"])
+            for key, block in blocks.items() if key.startswith("format-") and "x-loader" in block}
+
+
+FORMATS = _formats()
 
 
 def get_format(config: dict, source: str = "config") -> DatasetFormat:

@@ -34,14 +34,14 @@ SUBJECTS = list(DATASETS["main"])
 MODELS = [name for name, spec in config["models"].items() if spec["encode"]]
 
 
+def dataset_section(name):
+    """A dataset's section (the first subject's: a non-demo dataset has one for all)."""
+    return next(iter(DATASETS[name].values()))
+
+
 def dataset_stimuli(name):
     """The stimuli table of a dataset: the user's, or the one its format writes."""
-    section = next(iter(DATASETS[name].values()))
-    return plan.stimuli_table(section, f"{RESULTS}/stimuli/{name}/stimuli.tsv")
-
-
-def dataset_section(name):
-    return DATASET if name == "main" else ALIGNMENT[name.removeprefix("alignment-")]["dataset"]
+    return plan.stimuli_table(dataset_section(name), f"{RESULTS}/stimuli/{name}/stimuli.tsv")
 
 
 def alignment_variants(side):
@@ -146,3 +146,14 @@ def captioning_outputs():
     """What the report reads of the stage: per subject its tables and gallery."""
     return [f"{d}/{name}" for d in captioning_dirs()
             for name in ("summary.tsv", "gallery.png")]
+
+
+def report_inputs(wildcards):
+    """Encoding runs: scores, figures and responses per subject; RDM datasets: RSA scores and
+    the RDM files (no per-target maps to draw)."""
+    if RSA:
+        return {"scores": expand(f"{RESULTS}/rsa/{{subject}}.tsv", subject=SUBJECTS),
+                "rdms": expand(f"{RESULTS}/rdms/main/{{subject}}.h5", subject=SUBJECTS)}
+    return {"scores": expand(f"{RESULTS}/encoding/{{subject}}/scores.tsv", subject=SUBJECTS),
+            "figures": expand(f"{RESULTS}/figures/{{subject}}", subject=SUBJECTS),
+            "responses": expand(f"{RESULTS}/responses/main/{{subject}}.h5", subject=SUBJECTS)}

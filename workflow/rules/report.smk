@@ -30,17 +30,6 @@ rule figures:
         "> {log} 2>&1"
 
 
-def report_inputs(wildcards):
-    """Encoding runs: scores, figures and responses per subject; RDM datasets: RSA scores and
-    the RDM files (no per-target maps to draw)."""
-    if RSA:
-        return {"scores": expand(f"{RESULTS}/rsa/{{subject}}.tsv", subject=SUBJECTS),
-                "rdms": expand(f"{RESULTS}/rdms/main/{{subject}}.h5", subject=SUBJECTS)}
-    return {"scores": expand(f"{RESULTS}/encoding/{{subject}}/scores.tsv", subject=SUBJECTS),
-            "figures": expand(f"{RESULTS}/figures/{{subject}}", subject=SUBJECTS),
-            "responses": expand(f"{RESULTS}/responses/main/{{subject}}.h5", subject=SUBJECTS)}
-
-
 rule report:
     input:
         unpack(report_inputs),
