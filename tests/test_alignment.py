@@ -56,7 +56,7 @@ def test_localizer_on_minilm_separates_held_out_sentences_from_nonwords(source, 
     to its nonword strings; an untrained model's selection is the same for the same seed."""
     if source == "real":
         source = str(shared("fedorenko2010_localizer"))
-    table = write_localizer_stimuli(source=source, out=tmp_path / "loc.tsv")
+    table = write_localizer_stimuli(source=source, out=tmp_path / "loc.tsv", seed=0)
     extract_features(stimuli=tmp_path / "loc.tsv", spec={"family": "minilm", "pooling": "last"},
                      out_dir=tmp_path / "minilm", device="cpu")
     meta, layers = load_features(tmp_path / "minilm")

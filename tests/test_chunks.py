@@ -96,7 +96,8 @@ def test_a_missing_chunk_is_one_clear_error(data, env, tmp_path):
             encode_model(responses=responses, features=features, model="m", out_dir=chunks[c],
                          encoding=SETTINGS, chunk=c, n_chunks=3)
     result = subprocess.run(["brainencode", "gather-encoding", "--chunks", str(chunks[0]),
-                             str(chunks[2]), "--out-dir", str(tmp_path / "out")],
+                             str(chunks[2]), "--fdr-q", "0.05", "--out-dir",
+                             str(tmp_path / "out")],
                             env=env, capture_output=True, text=True)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [

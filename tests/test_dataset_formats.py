@@ -503,7 +503,8 @@ def encode_via_cli(root: Path, responses: Path, out: str, **settings) -> np.ndar
     assert main(["encode", "--responses", str(responses), "--features", str(root / "features"),
                  "--stimuli", str(root / "stimuli.tsv"), "--model", "m", "--encoding",
                  json.dumps(encoding | settings), "--out-dir", str(chunk)]) == 0
-    assert main(["gather-encoding", "--chunks", str(chunk), "--out-dir", str(root / out)]) == 0
+    assert main(["gather-encoding", "--chunks", str(chunk), "--fdr-q",
+                 str(config["encoding"]["fdr_q"]), "--out-dir", str(root / out)]) == 0
     with h5py.File(root / out / "layer00.h5") as f:
         return {key: f[key][:] for key in ("r", "q")}
 

@@ -144,10 +144,11 @@ def test_native_space_voxels_are_never_drawn_on_a_template(demo, tmp_path, monke
     drawn = brain_figures.volume_map
     monkeypatch.setattr(brain_figures, "volume_map", lambda image, on_template, *args, **kw:
                         backgrounds.append(on_template) or drawn(image, on_template, *args, **kw))
-    models = [m for m, spec in config["models"].items() if spec["encode"]]
+    models = [m for m, spec in config["models"].items() if spec.get("encode", True)]
     written = subject_figures(scores=results / "encoding" / "sub-01" / "scores.tsv",
                               encoding=[results / "encoding" / "sub-01" / m for m in models],
-                              responses=native, out_dir=tmp_path / "figures")
+                              responses=native, out_dir=tmp_path / "figures",
+                              fdr_q=0.05)
     names = {p.stem for p in written}
     assert "brain_volume" in names and "brain_surface" not in names
     assert backgrounds and not any(backgrounds)

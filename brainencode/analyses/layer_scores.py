@@ -175,7 +175,7 @@ def encode_model(*, responses: Path, features: Path, model: str, out_dir: Path, 
         "n_folds": len(folds)})
 
 
-def gather_encoding(*, chunks: list[Path], out_dir: Path, fdr_q: float = 0.05) -> pd.DataFrame:
+def gather_encoding(*, chunks: list[Path], out_dir: Path, fdr_q: float) -> pd.DataFrame:
     """Join the chunks of one subject and model (in order) into ``<layer>.h5`` per layer, with
     BH-FDR q-values over all targets, and ``scores.tsv``: per ROI the means of the per-target
     scores, the 2V2 accuracy averaged over test folds, the fraction of targets with q below

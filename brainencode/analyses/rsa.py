@@ -46,8 +46,7 @@ def compare(model_rdm: np.ndarray, brain_rdm: np.ndarray) -> dict[str, float]:
             Metric.RSA_KENDALL_TAU_A: kendall_tau_a(m, b)}
 
 
-def rsa_scores(*, rdms: Path, features: list[Path], out: Path, roi: str = "rdm"
-               ) -> pd.DataFrame:
+def rsa_scores(*, rdms: Path, features: list[Path], roi: str, out: Path) -> pd.DataFrame:
     """Per model and layer, the mean over the subject's RDMs of each comparison."""
     rdms_file = Path(rdms)
     rdms = read_rdms(rdms_file)

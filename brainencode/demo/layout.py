@@ -8,9 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from brainencode.demo.fmri import simulate_fmri_subject, write_dataset_description
-from brainencode.demo.seeg import simulate_seeg_subject
-
 TASK = "demo"
 SPACE = "MNI152NLin2009cAsym"  # the demo's voxels and contacts are placed in MNI space
 
@@ -40,6 +37,10 @@ def simulate_subject(*, stimuli: Path, features: list[Path], demo: dict, subject
                      subject_index: int, bids_root: Path) -> None:
     """Simulate one demo subject: fMRI as BIDS beta maps, sEEG (demo.seeg.subjects) as BIDS
     iEEG; ``features`` are the folders of the models that drive the ROIs (named by model)."""
+    # imported here: the workflow reads this module when it parses the rules
+    from brainencode.demo.fmri import simulate_fmri_subject, write_dataset_description
+    from brainencode.demo.seeg import simulate_seeg_subject
+
     feature_dirs = {Path(folder).name: Path(folder) for folder in features}
     if subject in demo["seeg"]["subjects"]:
         simulate_seeg_subject(stimuli, feature_dirs, demo, subject, subject_index, bids_root,

@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageDraw
 
+from brainencode.datasets.stimuli import write_stimuli_table
+
 COLOURS = {
     "red": (220, 40, 40), "green": (40, 170, 60), "blue": (40, 80, 220),
     "yellow": (235, 210, 40), "purple": (140, 60, 180), "orange": (240, 140, 30),
@@ -57,8 +59,8 @@ def _draw(shape: str, colour: tuple, size: float, place: tuple, background: tupl
     return image
 
 
-def make_demo_stimuli(*, out_dir: Path, n_stimuli: int = 200, image_size: int = 224,
-                      seed: int = 0, prefix: str = "stim") -> Path:
+def make_demo_stimuli(*, out_dir: Path, n_stimuli: int, image_size: int, seed: int,
+                      prefix: str = "stim") -> Path:
     """Draw ``n_stimuli`` captioned images into ``out_dir/images`` and write ``stimuli.tsv``.
 
     Each image is one shape with a colour, size, place and background drawn at random; its
@@ -88,5 +90,5 @@ def make_demo_stimuli(*, out_dir: Path, n_stimuli: int = 200, image_size: int = 
             "background": background,
         })
     table_path = out_dir / "stimuli.tsv"
-    pd.DataFrame(rows).to_csv(table_path, sep="\t", index=False)
+    write_stimuli_table(pd.DataFrame(rows), table_path)
     return table_path

@@ -24,7 +24,7 @@ def template_space(space: str) -> bool:
 
 
 def subject_figures(*, scores: Path, encoding: list[Path], responses: Path, out_dir: Path,
-                    fdr_q: float = 0.05) -> list[Path]:
+                    fdr_q: float) -> list[Path]:
     """Write every figure that applies to this subject's data into out_dir (PNG)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     scores = read_scores(scores)

@@ -15,7 +15,10 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from brainencode.analyses.alignment.summary import read_summary
 from brainencode.analyses.captioning.files import read_summary as read_captioning_summary
 from brainencode.analyses.scores import Metric, read_scores
+from brainencode.datasets.images import image_data_url
 from brainencode.datasets.responses import describe_responses
+from brainencode.datasets.stimuli import image_paths, read_stimuli
+from brainencode.reports.caption_gallery import gallery_voxels, score_line
 from brainencode.reports.captions import ALIGNMENT_FIGURES, SUBJECT_FIGURES
 from brainencode.reports.figures import read_omitted
 
@@ -108,10 +111,6 @@ def _captioning(captioning_dirs: list[Path], stimuli: Path | None, bank: Path | 
                 ) -> list[dict]:
     """Per captioned subject: the evaluation summary and, per ROI, its best-captioned voxels
     with their top images inlined as small JPEGs."""
-    from brainencode.analyses.captioning.captioners import image_data_url
-    from brainencode.datasets.stimuli import image_paths, read_stimuli
-    from brainencode.reports.caption_gallery import gallery_voxels, score_line
-
     if not captioning_dirs:
         return []
     paths = image_paths(read_stimuli(stimuli), read_stimuli(bank))

@@ -81,9 +81,11 @@ rule captioning_describe:
     output:
         f"{CAPTION_DIR}/voxel_captions.tsv",
     params:
-        captioning=lambda wc: as_json(CAPTIONING),
+        describer=lambda wc: as_json(CAPTIONING["describer"]),
+        client=lambda wc: as_json(CAPTIONING["client"]),
+        embedder=lambda wc: CAPTIONING["embedder"],
+        embedder_spec=lambda wc: as_json(config["models"][CAPTIONING["embedder"]]),
         encoding=as_json(config["encoding"]),
-        embedder=lambda wc: as_json(config["models"][CAPTIONING["embedder"]]),
         cache=f"{RESULTS}/cache/llm",
     log:
         f"{RESULTS}/logs/captioning/{{subject}}/describe.log",
@@ -92,9 +94,9 @@ rule captioning_describe:
     shell:
         "brainencode captioning describe --selection {input.selection} "
         "--image-captions {input.image_captions} --responses {input.responses} "
-        "--captioning {params.captioning} --encoding {params.encoding} "
-        "--embedder-spec {params.embedder} --cache-dir {params.cache} --out {output} "
-        "> {log} 2>&1"
+        "--describer {params.describer} --client {params.client} --embedder {params.embedder} "
+        "--embedder-spec {params.embedder_spec} --encoding {params.encoding} "
+        "--cache-dir {params.cache} --out {output} > {log} 2>&1"
 
 
 rule captioning_evaluate:
@@ -112,8 +114,10 @@ rule captioning_evaluate:
             subcategory="{subject}",
         ),
     params:
-        captioning=lambda wc: as_json(CAPTIONING),
-        embedder=lambda wc: as_json(config["models"][CAPTIONING["embedder"]]),
+        embedder=lambda wc: CAPTIONING["embedder"],
+        embedder_spec=lambda wc: as_json(config["models"][CAPTIONING["embedder"]]),
+        n_shuffles=lambda wc: CAPTIONING["n_shuffles"],
+        seed=lambda wc: CAPTIONING["seed"],
         out_dir=lambda wc, output: os.path.dirname(output.summary),
     log:
         f"{RESULTS}/logs/captioning/{{subject}}/evaluate.log",
@@ -122,8 +126,9 @@ rule captioning_evaluate:
     shell:
         "brainencode captioning evaluate --selection {input.selection} "
         "--image-captions {input.image_captions} --voxel-captions {input.voxel_captions} "
-        "--responses {input.responses} --captioning {params.captioning} "
-        "--embedder-spec {params.embedder} --out-dir {params.out_dir} > {log} 2>&1"
+        "--responses {input.responses} --embedder {params.embedder} "
+        "--embedder-spec {params.embedder_spec} --n-shuffles {params.n_shuffles} "
+        "--seed {params.seed} --out-dir {params.out_dir} > {log} 2>&1"
 
 
 rule captioning_gallery:

@@ -48,7 +48,7 @@ def language_targets(paths: list[str | Path]) -> tuple[np.ndarray, np.ndarray, l
 
 def language_variant(*, model: str, spec: dict, localizer_stimuli: Path, localizer_features: Path,
                      stimuli: Path, features: Path, responses: list[Path], encoding: dict,
-                     fraction: float, out_dir: Path, k: int | None = None, seed: int = 0
+                     fraction: float, seed: int, out_dir: Path, k: int | None = None
                      ) -> pd.DataFrame:
     """Localize, then score localized, random and per-layer units on the language data.
 

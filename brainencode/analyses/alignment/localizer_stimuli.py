@@ -93,8 +93,7 @@ def generate_localizer(n_per_condition: int = 240, seed: int = 0) -> pd.DataFram
     return pd.DataFrame(rows)
 
 
-def write_localizer_stimuli(*, out: Path, source: str = "generated", seed: int = 0
-                            ) -> pd.DataFrame:
+def write_localizer_stimuli(*, out: Path, source: str, seed: int) -> pd.DataFrame:
     """The localizer's stimuli table: from the Fedorenko 2010 folder, or 'generated'."""
     table = generate_localizer(seed=seed) if source == "generated" else read_fedorenko2010(source)
     write_stimuli_table(table, out)

@@ -166,8 +166,8 @@ def _finish(summary: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def write_summary(*, out_dir: Path, language: list[Path] = (), vision: list[Path] = (),
-                  rdms: list[Path] = (), n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+def write_summary(*, out_dir: Path, n_boot: int, seed: int, language: list[Path] = (),
+                  vision: list[Path] = (), rdms: list[Path] = ()) -> pd.DataFrame:
     """summary.tsv and layers.tsv of every side that ran (the figures are a step of their own,
     reports.alignment_figures)."""
     out_dir = Path(out_dir)

@@ -52,7 +52,7 @@ def _check_ids(bank: pd.DataFrame, dataset: pd.DataFrame, dataset_stimuli: str |
                                    f"{dataset_stimuli}; bank ids must differ from the dataset's")
 
 
-def write_bank(*, bank: dict, stimuli: Path, out_dir: Path, image_size: int = 224) -> Path:
+def write_bank(*, bank: dict, stimuli: Path, out_dir: Path, image_size: int) -> Path:
     """Write ``out_dir/stimuli.tsv`` (and the drawn images for a demo bank)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

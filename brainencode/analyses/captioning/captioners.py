@@ -7,9 +7,7 @@ captioners return one.
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import io
 from pathlib import Path
 from typing import Literal
 
@@ -26,6 +24,7 @@ from brainencode.analyses.captioning.llm_client import (
     endpoint_client,
 )
 from brainencode.analyses.captioning.prompts import load_prompt
+from brainencode.datasets.images import image_data_url
 from brainencode.datasets.stimuli import image_paths, read_stimuli
 from brainencode.errors import BrainencodeError
 from brainencode.features.hub import offline
@@ -49,15 +48,6 @@ class DatasetCaptioner:
                                    f"for {missing[0]!r} ({len(missing)} images have none); "
                                    "set captioning.captioner.kind to transformers or openai")
         return {sid: self.captions[sid] for sid in images}
-
-
-def image_data_url(path: str, max_side: int = 512) -> str:
-    """The image as a base64 JPEG data URL, downscaled to ``max_side`` pixels."""
-    image = Image.open(path).convert("RGB")
-    image.thumbnail((max_side, max_side))
-    buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", quality=90)
-    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
 class EndpointCaptioner:

@@ -167,8 +167,8 @@ def caption_embeddings(embed: Callable, captions: dict[str, list[str]], ids: lis
     return np.stack(out)
 
 
-def describe_voxels(*, selection: Path, image_captions: Path, responses: Path, captioning: dict,
-                    embedder_spec: dict, encoding: dict, out: Path,
+def describe_voxels(*, selection: Path, image_captions: Path, responses: Path, describer: dict,
+                    client: dict, embedder: str, embedder_spec: dict, encoding: dict, out: Path,
                     cache_dir: Path | None = None) -> pd.DataFrame:
     """One row per voxel: its keywords and sentence, the describer (LLM or not), and the
     BrainSCUBA-style baseline caption. Writes ``out`` (TSV)."""
@@ -179,9 +179,9 @@ def describe_voxels(*, selection: Path, image_captions: Path, responses: Path, c
     captions = read_image_captions(image_captions)
     train_ids = picked.ids("train")
 
-    embed = SentenceEmbedder(embedder_spec, captioning["embedder"])
+    embed = SentenceEmbedder(embedder_spec, embedder)
     train_captions = [captions[s] for s in train_ids]
-    describer = build_describer(captioning["describer"], captioning["client"], cache_dir,
+    describer = build_describer(describer, client, cache_dir,
                                 encoding["device"], embed, train_captions)
     text_args: dict = {}
     if not describer.is_llm:

@@ -62,8 +62,8 @@ def summarize(scores: pd.DataFrame) -> pd.DataFrame:
 
 
 def evaluate_captions(*, selection: Path, image_captions: Path, voxel_captions: Path,
-                      responses: Path, captioning: dict, embedder_spec: dict, out_dir: Path
-                      ) -> pd.DataFrame:
+                      responses: Path, embedder: str, embedder_spec: dict, out_dir: Path,
+                      n_shuffles: int, seed: int) -> pd.DataFrame:
     """Write evaluation.tsv (per voxel and method) and summary.tsv (per ROI and method)."""
     responses_file = Path(responses)
     picked = read_selection(selection)
@@ -77,17 +77,17 @@ def evaluate_captions(*, selection: Path, image_captions: Path, voxel_captions: 
     rows = row_indices(responses.stimulus_ids, test_ids, str(responses_file))
     Y = responses.data[rows][:, voxels["target"]].astype(np.float64)
 
-    embed = SentenceEmbedder(embedder_spec, captioning["embedder"])
+    embed = SentenceEmbedder(embedder_spec, embedder)
     test = caption_embeddings(embed, read_image_captions(image_captions), test_ids)
     lavca = embed(list(voxels["caption"]))
     scores = {"lavca": spearman_r(Y, test @ lavca.T),
               "brainscuba": spearman_r(Y, test @ embed(list(voxels["baseline_caption"])).T),
               "encoder": spearman_r(Y, model["test_prediction"])}
-    rng = np.random.default_rng(captioning["seed"])
+    rng = np.random.default_rng(seed)
     if len(voxels) >= 2:
         scores["shuffled"] = np.mean([
             spearman_r(Y, test @ lavca[derangement(len(voxels), rng)].T)
-            for _ in range(captioning["n_shuffles"])], axis=0)
+            for _ in range(n_shuffles)], axis=0)
     else:
         scores["shuffled"] = np.full(len(voxels), np.nan)
     table = pd.DataFrame([{"subject": responses.subject, "target": t, "roi": roi,
@@ -100,6 +100,5 @@ def evaluate_captions(*, selection: Path, image_captions: Path, voxel_captions: 
     write_evaluation(out_dir, table, summary, {
         "describer": voxels["describer"].iloc[0] if len(voxels) else "",
         "llm": str(voxels["llm"].iloc[0]) == "True" if len(voxels) else False,
-        "n_test": len(test_ids), "n_shuffles": captioning["n_shuffles"],
-        "embedder": captioning["embedder"]})
+        "n_test": len(test_ids), "n_shuffles": n_shuffles, "embedder": embedder})
     return summary
