@@ -91,7 +91,7 @@ def test_a_non_editable_install_validates_configs_and_runs_every_verb(env, tmp_p
         shown = run(*verb.split(), "--help")
         assert shown.returncode == 0 and "usage: brainencode" in shown.stdout, (verb, shown)
     drawn = run("demo-stimuli", "--out-dir", "stimuli", "--n-stimuli", "20",
-                "--image-size", "32")
+                "--image-size", "32", "--seed", "0")
     assert drawn.returncode == 0, drawn.stderr
     assert len(pd.read_csv(outside / "stimuli" / "stimuli.tsv", sep="\t")) == 20
     zoo = run("features", "list")

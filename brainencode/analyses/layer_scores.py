@@ -165,9 +165,12 @@ def encode_model(*, responses: Path, features: Path, model: str, out_dir: Path, 
             "r_normalized": metrics.normalized_score(r, ceiling),
             "p": p_values(Y, prediction, folds, fold_r, encoding, block_size),
         }
-        products = {roi: [metrics.pattern_products(Y[test][:, responses.roi == roi],
-                                                   prediction[test][:, responses.roi == roi])
-                          for test in folds] for roi in rois}
+        products = {}
+        for roi in rois:
+            inside = responses.roi == roi
+            products[roi] = [metrics.pattern_products(Y[test][:, inside],
+                                                      prediction[test][:, inside])
+                             for test in folds]
         write_chunk_layer(out_dir / f"{layer}.h5", per_target, responses.roi, products)
     write_chunk_meta(out_dir, {
         "subject": responses.subject, "model": model, "layers": meta["layers"],
