@@ -54,12 +54,12 @@ MODEL_SPECS = {"main": config["models"]}
 if CAPTIONING:
     STIMULUS_SETS["captioning-bank"] = f"{RESULTS}/captioning/bank/stimuli.tsv"
     MODEL_SPECS["captioning-bank"] = config["models"]
-if "language" in ALIGNMENT:
-    STIMULUS_SETS["alignment-localizer"] = f"{RESULTS}/alignment/localizer_stimuli.tsv"
 for side in ALIGNMENT_SIDES:
     STIMULUS_SETS[f"alignment-{side}"] = dataset_stimuli(f"alignment-{side}")
-    MODEL_SPECS[f"alignment-{side}"] = {v: spec for v, (_, spec) in alignment_variants(side).items()}
-if "language" in ALIGNMENT:
+    MODEL_SPECS[f"alignment-{side}"] = {variant: spec for variant, (_, spec)
+                                        in alignment_variants(side).items()}
+if "language" in ALIGNMENT:  # the localizer's sentences and nonwords, for the same variants
+    STIMULUS_SETS["alignment-localizer"] = f"{RESULTS}/alignment/localizer_stimuli.tsv"
     MODEL_SPECS["alignment-localizer"] = MODEL_SPECS["alignment-language"]
 
 
