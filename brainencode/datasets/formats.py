@@ -61,6 +61,11 @@ def check_dataset(config: dict, source: str = "config") -> list[str]:
         config = validate_dataset(config, source)
     except BrainencodeError as exc:
         return [str(exc)]
+    return _file_problems(config)
+
+
+def _file_problems(config: dict) -> list[str]:
+    """The files a validated dataset section names that are not there."""
     problems = []
     if "stimuli_table" in config:
         problems += check_exists(Path(config["stimuli_table"]), "dataset.stimuli_table")
@@ -80,7 +85,7 @@ def write_stimuli(*, dataset: dict, out: Path) -> None:
     if not fmt.writes_stimuli:
         raise BrainencodeError(f"dataset.format {fmt.name} reads dataset.stimuli_table; "
                                "there is nothing to write")
-    require(check_dataset(config))
+    require(_file_problems(config))
     fmt.function("write_stimuli")(config, Path(out))
 
 
@@ -90,7 +95,7 @@ def load_responses(config: dict, subject: str, stimuli: str | Path) -> Responses
 
     config = validate_dataset(config)
     fmt = get_format(config)
-    require(check_dataset(config))
+    require(_file_problems(config))
     responses = fmt.function("load")(config, subject, Path(stimuli))
     return drop_or_refuse_invalid(responses, config["invalid_targets"],
                                   source=config.get("path") or config.get("bids_root", ""))
