@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from brainencode.datasets.tables import write_tsv
 from brainencode.errors import BrainencodeError
 
 MODALITIES = ("image", "text", "word")
@@ -81,11 +82,7 @@ def align_rows(data: np.ndarray, file_ids: list[str], ids: list[str], path: Path
 
 def write_stimuli_table(table: pd.DataFrame, out: str | Path) -> None:
     """Write a stimuli TSV atomically (a partial table never looks complete)."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".partial")
-    table.to_csv(tmp, sep="\t", index=False)
-    tmp.replace(out)
+    write_tsv(table, out)
 
 
 def average_presentations(occurrences: dict[str, list[np.ndarray]], ids: list[str],

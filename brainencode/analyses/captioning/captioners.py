@@ -17,7 +17,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from brainencode.analyses.captioning.bank import bank_captions
-from brainencode.analyses.captioning.files import read_selection, write_table
+from brainencode.analyses.captioning.files import read_selection, write_captions
 from brainencode.analyses.captioning.llm_client import (
     AnswerCache,
     ChatClient,
@@ -182,5 +182,5 @@ def caption_images(*, selection: Path, stimuli: Path, bank: Path, captioner: dic
     captions = model(images)
     table = pd.DataFrame([{"stimulus_id": sid, "caption": text, "captioner": model.name}
                           for sid in images for text in captions[sid]])
-    write_table(table, out)
+    write_captions(table, out)
     return table

@@ -20,7 +20,11 @@ import pandas as pd
 from tqdm import tqdm
 
 from brainencode.analyses.captioning.embedding import SentenceEmbedder
-from brainencode.analyses.captioning.files import read_image_captions, read_selection, write_table
+from brainencode.analyses.captioning.files import (
+    read_image_captions,
+    read_selection,
+    write_captions,
+)
 from brainencode.analyses.captioning.llm_client import ChatClient, LocalChat, endpoint_client
 from brainencode.analyses.captioning.prompts import load_prompt
 from brainencode.analyses.captioning.selection import row_indices
@@ -208,5 +212,5 @@ def describe_voxels(*, selection: Path, image_captions: Path, responses: Path, d
                          "describer": describer.name, "llm": describer.is_llm,
                          "baseline_image": nearest, "baseline_caption": captions[nearest][0]})
     table = pd.DataFrame(out_rows)
-    write_table(table, out)
+    write_captions(table, out)
     return table

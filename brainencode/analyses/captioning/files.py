@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from brainencode.datasets.tables import write_tsv
 from brainencode.errors import BrainencodeError
 
 SELECTION_TABLES = ("split", "voxels", "top_images", "baseline")
@@ -53,13 +54,9 @@ class Selection:
                 | set(self.split["stimulus_id"]))
 
 
-def write_table(table: pd.DataFrame, path: Path) -> None:
-    """A TSV written under a temporary name first: a failed step leaves no table behind."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".partial")
-    table.to_csv(tmp, sep="\t", index=False)
-    tmp.replace(path)
+def write_captions(table: pd.DataFrame, path: Path) -> None:
+    """image_captions.tsv or voxel_captions.tsv, written atomically."""
+    write_tsv(table, path)
 
 
 def write_selection(folder: Path, selection: Selection) -> None:
