@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from scipy import stats
 from sklearn.metrics import r2_score as sk_r2
 
@@ -26,16 +27,49 @@ def test_constant_target_gives_nan_not_a_crash():
     assert np.isnan(r[0]) and r[1] == 1.0
 
 
-def test_split_half_ceiling_recovers_planted_reliability():
-    """Signal variance 1, noise variance 1 per repeat, 2 repeats: the best possible r with the
-    mean is sqrt(1 / (1 + 1/2)) = 0.816."""
-    rng = np.random.default_rng(0)
-    signal = rng.standard_normal((4000, 50))
-    repeats = signal + rng.standard_normal((2, 4000, 50))
-    ceiling = noise_ceiling.split_half_ceiling(repeats)
-    np.testing.assert_allclose(ceiling.mean(), np.sqrt(1 / 1.5), atol=0.01)
-    best_possible = metrics.pearson_r(repeats.mean(0), signal)
-    np.testing.assert_allclose(ceiling.mean(), best_possible.mean(), atol=0.01)
+@pytest.mark.parametrize("k", [2, 3, 4, 5, 10])
+@pytest.mark.parametrize("snr", [0.0, 0.1, 1.0])
+def test_noise_ceiling_equals_the_analytic_value_for_any_number_of_repeats(k, snr):
+    """Signal variance snr, noise variance 1 per repeat: a perfect model of the signal reaches
+    R² = snr / (snr + 1/k) on the mean of k repeats (k = 3, snr 1: r = 0.866; the old split
+    into 2 + 1 repeats gave 0.855)."""
+    rng = np.random.default_rng(k)
+    signal = np.sqrt(snr) * rng.standard_normal((1000, 400))
+    repeats = signal + rng.standard_normal((k, 1000, 400))
+    analytic = snr / (snr + 1 / k)
+    np.testing.assert_allclose(noise_ceiling.ceiling_r2(repeats).mean(), analytic, atol=0.006)
+    if snr > 0:
+        best_possible = metrics.pearson_r(repeats.mean(0), signal)
+        np.testing.assert_allclose(noise_ceiling.ceiling_r(repeats).mean(), np.sqrt(analytic),
+                                   atol=0.006)
+        np.testing.assert_allclose(noise_ceiling.ceiling_r(repeats).mean(),
+                                   best_possible.mean(), atol=0.006)
+    # the R² ceiling is the Spearman-Brown step of the bias-corrected explainable variance
+    ev = noise_ceiling.explainable_variance(repeats)
+    np.testing.assert_allclose(noise_ceiling.ceiling_r2(repeats), k * ev / (1 + (k - 1) * ev),
+                               rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("k", [2, 10])
+def test_noise_ceiling_bias_for_pure_noise_is_the_documented_size(k):
+    """Clipping at 0 and the square root bias the r ceiling up: about 0.5 / n^(1/4)."""
+    rng = np.random.default_rng(3)
+    for n, expected in [(100, 0.16), (625, 0.105), (2000, 0.082)]:
+        noise = rng.standard_normal((k, n, 1000))
+        assert abs(noise_ceiling.ceiling_r(noise).mean() - expected) < 0.02
+        assert abs(noise_ceiling.ceiling_r2(noise).mean()) < 0.03
+
+
+def test_explainable_variance_does_not_bound_the_r2_on_the_mean():
+    """k = 2, signal variance = noise variance: EV is 0.5, a perfect model reaches R² 0.667."""
+    rng = np.random.default_rng(4)
+    signal = rng.standard_normal((3000, 100))
+    repeats = signal + rng.standard_normal((2, 3000, 100))
+    np.testing.assert_allclose(noise_ceiling.explainable_variance(repeats).mean(), 0.5,
+                               atol=0.01)
+    perfect = metrics.r2_score(repeats.mean(0), signal * 1.0)  # already the best linear fit
+    np.testing.assert_allclose(perfect.mean(), 2 / 3, atol=0.01)
+    np.testing.assert_allclose(noise_ceiling.ceiling_r2(repeats).mean(), 2 / 3, atol=0.01)
 
 
 def test_fold_scores_are_unbiased_for_noise_where_pooled_scores_are_not():

@@ -105,7 +105,7 @@ def encode_model(*, responses: Path, features: Path, model: str, out_dir: Path, 
     responses (naturalistic runs) are fitted on the FIR design of ``time_series_design``, with
     whole runs left out and permutations in blocks of ``block_trs`` TRs. Per target:
     Pearson r and R² on each outer test fold, averaged over folds; the geometric median alpha
-    over outer folds; the split-half noise ceiling and the explainable variance; the
+    over outer folds; the noise ceiling on r and the explainable variance; the
     ceiling-normalized r; a one-sided p-value (permutation or parametric, ``significance``).
     Every target is fitted on its own (its own penalty), and folds and permutations depend on
     the stimuli only, so a chunk's results equal those targets' results in one fit. Per ROI and
@@ -139,7 +139,7 @@ def encode_model(*, responses: Path, features: Path, model: str, out_dir: Path, 
     Y = responses.data.astype(np.float32)
     Y_valid = Y[:, ~invalid]
     if responses.repeats is not None:
-        ceiling = noise_ceiling.split_half_ceiling(responses.repeats)
+        ceiling = noise_ceiling.ceiling_r(responses.repeats)
         explainable = noise_ceiling.explainable_variance(responses.repeats)
     else:
         ceiling = explainable = np.full(responses.n_targets, np.nan)

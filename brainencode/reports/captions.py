@@ -13,12 +13,13 @@ SUBJECT_FIGURES = {
     "layer_curves": (
         "Mean out-of-fold Pearson r per ROI against relative layer depth (0 = embeddings, "
         "1 = last layer), one line per model; the star marks each model's best layer, the "
-        "dashed grey line the ROI's mean split-half noise ceiling (Spearman-Brown corrected) "
-        "when the responses have repeats. Ridge penalties were chosen per target by inner "
-        "cross-validation."),
+        "dashed grey line the ROI's mean noise ceiling (the r a model of the true signal "
+        "reaches on the mean over the repeats) when the responses have repeats. Ridge "
+        "penalties were chosen per target by inner cross-validation."),
     "layer_curves_normalized": (
         "Noise-ceiling-normalized layer curves: per ROI, the mean over targets of r divided by "
-        "the target's noise ceiling (1 = as good as the data's repeatability allows), against "
+        "the target's noise ceiling (1 = as good as a model of the true signal on the mean over "
+        "the repeats), against "
         "relative layer depth, one line per model."),
     "layer_roi_heatmap": (
         "Every model x layer x ROI score: mean out-of-fold Pearson r over the ROI's targets, "

@@ -30,7 +30,7 @@ from brainencode.features.store import load_features
 
 
 def language_targets(paths: list[str | Path]) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Responses of every subject side by side [n_stimuli, all targets], their split-half
+    """Responses of every subject side by side [n_stimuli, all targets], their noise
     ceilings (NaN without repeats) and the stimulus ids (the same for every subject)."""
     data, ceilings, ids = [], [], None
     for path in paths:
@@ -40,7 +40,7 @@ def language_targets(paths: list[str | Path]) -> tuple[np.ndarray, np.ndarray, l
                                    "in the same order")
         ids = responses.stimulus_ids
         data.append(responses.data)
-        ceilings.append(noise_ceiling.split_half_ceiling(responses.repeats)
+        ceilings.append(noise_ceiling.ceiling_r(responses.repeats)
                         if responses.repeats is not None
                         else np.full(responses.n_targets, np.nan))
     return np.concatenate(data, 1), np.concatenate(ceilings), ids
