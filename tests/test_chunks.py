@@ -104,3 +104,34 @@ def test_a_missing_chunk_is_one_clear_error(data, env, tmp_path):
         f"brainencode gather-encoding: error: {tmp_path}: chunks: expected chunks 0 to 2 in "
         "order, got [0, 2]"]
     assert not (tmp_path / "out").exists()
+
+
+def test_2v2_on_one_target_is_left_out_with_its_reason(data, tmp_path):
+    """A one-target ROI (like the averaged Pereira 2018 response) has no 2V2: the cosine
+    distance of one-target patterns is their signs, so even a perfect model scores near 0.5.
+    The score is NaN with the reason in the note column; ROIs of several targets keep theirs."""
+    _, responses, features = data
+    from brainencode.analyses.scores import read_scores
+    from brainencode.datasets.responses import read_responses
+
+    original = read_responses(responses)
+    roi = original.roi.copy()
+    roi[0] = "solo"
+    single = tmp_path / "sub-01.h5"
+    write_responses(single, Responses(
+        data=original.data, stimulus_ids=original.stimulus_ids, roi=roi, subject="sub-01",
+        repeats=original.repeats, ijk=original.ijk, attrs={"modality": "fmri"}))
+    with pytest.warns(RuntimeWarning, match="constant"):
+        encode_model(responses=single, features=features, model="m", out_dir=tmp_path / "c0",
+                     encoding=SETTINGS)
+    gather_encoding(chunks=[tmp_path / "c0"], out_dir=tmp_path / "out", fdr_q=0.05)
+    scores = read_scores(tmp_path / "out" / "scores.tsv")
+    two_vs_two = scores[scores["metric"] == "2v2"].set_index(["roi", "layer"])
+    assert two_vs_two.loc["solo", "value"].isna().all()
+    assert (two_vs_two.loc["solo", "note"].str.startswith(
+        "2V2 left out: it compares response patterns by cosine distance, which needs at least "
+        "2 targets; this ROI has 1")).all()
+    assert two_vs_two.loc[("B", "layer02"), "value"] > 0.9
+    assert (two_vs_two.loc["B", "note"] == "").all()
+    others = scores[scores["metric"] != "2v2"]
+    assert (others["note"] == "").all()

@@ -181,7 +181,8 @@ def encode_model(*, responses: Path, features: Path, model: str, out_dir: Path, 
 def gather_encoding(*, chunks: list[Path], out_dir: Path, fdr_q: float) -> pd.DataFrame:
     """Join the chunks of one subject and model (in order) into ``<layer>.h5`` per layer, with
     BH-FDR q-values over all targets, and ``scores.tsv``: per ROI the means of the per-target
-    scores, the 2V2 accuracy averaged over test folds, the fraction of targets with q below
+    scores, the 2V2 accuracy averaged over test folds (left out, with a note, for ROIs with
+    fewer than metrics.MIN_2V2_TARGETS scored targets), the fraction of targets with q below
     ``fdr_q`` and the number of targets; long format (subject, roi, model, layer, metric,
     value). One chunk or many give the same files."""
     paths = [Path(p) for p in chunks]
@@ -199,15 +200,19 @@ def gather_encoding(*, chunks: list[Path], out_dir: Path, fdr_q: float) -> pd.Da
             summary = {metric: finite_mean(per_target[metric][inside])
                        for metric in (Metric.R, Metric.R2, Metric.R_NORMALIZED, Metric.CEILING,
                                       Metric.EXPLAINABLE_VARIANCE)}
-            summary |= {
-                Metric.TWO_VS_TWO: np.mean([metrics.two_vs_two_from_products(
+            n_scored = int(np.isfinite(per_target["r"][inside]).sum())
+            two_vs_two, note = np.nan, metrics.two_vs_two_omitted(n_scored)
+            if not note:
+                two_vs_two = np.mean([metrics.two_vs_two_from_products(
                     *(products[(name, f"{p}{k}")] for p in PRODUCTS))
-                    for k in range(first["n_folds"])]),
+                    for k in range(first["n_folds"])])
+            summary |= {
+                Metric.TWO_VS_TWO: two_vs_two,
                 Metric.FRACTION_SIGNIFICANT: np.mean(per_target["q"][inside] < fdr_q),
                 Metric.N_TARGETS: int(inside.sum()),
             }
-            rows += [(first["subject"], name, first["model"], layer, k, float(v))
-                     for k, v in summary.items()]
+            rows += [(first["subject"], name, first["model"], layer, k, float(v),
+                      note if k == Metric.TWO_VS_TWO else "") for k, v in summary.items()]
     table = score_table(rows)
     write_scores(table, out_dir / "scores.tsv")
     return table

@@ -1,7 +1,8 @@
 """The encoding-results contract: the one module that writes and reads its files.
 
 - ``scores.tsv`` (per subject, and per subject and model; RSA writes the same layout): long
-  format, one row per subject, ROI, model, layer and metric, the metric names being ``Metric``.
+  format, one row per subject, ROI, model, layer and metric, the metric names being ``Metric``;
+  ``note`` says why a value is left out (NaN), and is empty otherwise.
 - ``<layer>.h5`` of an encoding folder: per target ``r``, ``r2``, ``alpha``, ``ceiling``,
   ``explainable_variance``, ``r_normalized``, ``p`` and ``q`` (float32), attributes subject,
   model, layer.
@@ -42,7 +43,7 @@ class Metric(str, Enum):
         return self.value
 
 
-SCORE_COLUMNS = ["subject", "roi", "model", "layer", "metric", "value"]
+SCORE_COLUMNS = ["subject", "roi", "model", "layer", "metric", "value", "note"]
 # per-target arrays of a chunk, and of a joined encoding folder (which adds q)
 PER_TARGET = ("r", "r2", "alpha", "ceiling", "explainable_variance", "r_normalized", "p")
 JOINED = (*PER_TARGET, "q")
@@ -51,8 +52,9 @@ META = "meta.json"
 
 
 def score_table(rows: list[tuple]) -> pd.DataFrame:
-    """Rows (subject, roi, model, layer, metric, value) as a scores table."""
-    table = pd.DataFrame(rows, columns=SCORE_COLUMNS)
+    """Rows (subject, roi, model, layer, metric, value), or with a seventh item, the note of a
+    value left out, as a scores table."""
+    table = pd.DataFrame([(*row, "")[:7] for row in rows], columns=SCORE_COLUMNS)
     table["metric"] = table["metric"].map(lambda m: Metric(m).value)  # only known metrics
     return table
 
@@ -65,7 +67,10 @@ def write_scores(table: pd.DataFrame, path: str | Path) -> None:
 def read_scores(paths: str | Path | list) -> pd.DataFrame:
     """One scores table, or several concatenated."""
     paths = [paths] if isinstance(paths, str | Path) else list(paths)
-    return pd.concat([pd.read_csv(p, sep="\t") for p in paths], ignore_index=True)
+    table = pd.concat([pd.read_csv(p, sep="\t", keep_default_na=False,
+                                   na_values={"value": ["", "NaN", "nan"]}) for p in paths],
+                      ignore_index=True)
+    return table.astype({"value": float, "note": str})
 
 
 def write_chunk_layer(path: Path, per_target: dict[str, np.ndarray], roi: np.ndarray,

@@ -71,12 +71,29 @@ def two_vs_two_from_products(cross: np.ndarray, sq_true: np.ndarray,
     return float(np.mean((difference > 0) + 0.5 * (difference == 0)))
 
 
+MIN_2V2_TARGETS = 2
+
+
+def two_vs_two_omitted(n_targets: int) -> str:
+    """Why 2V2 is left out for a pattern of ``n_targets`` targets, or "" when it is defined.
+
+    The cosine distance between patterns of one target is 0 or 2 by their signs alone, so a
+    perfect prediction ties with the swapped one for most pairs and scores near 0.5 (0.509 on
+    the averaged Pereira 2018 response).
+    """
+    if n_targets >= MIN_2V2_TARGETS:
+        return ""
+    return (f"2V2 left out: it compares response patterns by cosine distance, which needs "
+            f"at least {MIN_2V2_TARGETS} targets; this ROI has {n_targets}")
+
+
 def two_vs_two(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     """2V2 accuracy over all pairs of stimuli (rows), chance 0.5.
 
     A pair (i, j) is correct when the matched predictions are closer than the swapped ones,
     d(y_i, p_i) + d(y_j, p_j) < d(y_i, p_j) + d(y_j, p_i), with d the cosine distance between
     response patterns across targets; ties count one half (Toneva & Wehbe 2019; Oota et al.
-    2022, "Neural language taskonomy"). Targets with NaN values are left out.
+    2022, "Neural language taskonomy"). Targets with NaN values are left out; for fewer than
+    MIN_2V2_TARGETS targets the pipeline leaves the score out (two_vs_two_omitted).
     """
     return two_vs_two_from_products(*pattern_products(y_true, y_pred))

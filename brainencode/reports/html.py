@@ -70,10 +70,18 @@ def _best_layers(scores: pd.DataFrame) -> pd.DataFrame:
                               values="value").reset_index()
     table = best[["subject", "roi", "model", "layer"]].merge(wide, how="left")
     columns = ["subject", "roi", "model", "layer", Metric.R, Metric.R_NORMALIZED,
-               Metric.CEILING, Metric.FRACTION_SIGNIFICANT, Metric.N_TARGETS]
+               Metric.CEILING, Metric.TWO_VS_TWO, Metric.FRACTION_SIGNIFICANT, Metric.N_TARGETS]
     # reindex: a metric that is NaN everywhere (no repeats, no ceiling) is still a column
     return table.reindex(columns=columns).sort_values(["subject", "roi", Metric.R],
                                                       ascending=[True, True, False])
+
+
+def _notes(scores: pd.DataFrame) -> list[dict]:
+    """Each distinct reason a value was left out, with the subjects, ROIs and metric."""
+    noted = scores[scores["note"] != ""]
+    groups = noted.groupby(["metric", "note"], sort=False)
+    return [{"metric": metric, "note": note, "subjects": ", ".join(part["subject"].unique()),
+             "rois": ", ".join(part["roi"].unique())} for (metric, note), part in groups]
 
 
 def _timings(benchmark_dir: Path) -> pd.DataFrame:
@@ -177,6 +185,7 @@ def write_report(*, config: dict, scores: list[Path], benchmarks: Path, out: Pat
         models=config["models"],
         subjects=[_subject(Path(folder)) for folder in figures],
         best=[] if rsa else _best_layers(scores).to_dict("records"),
+        notes=_notes(scores),
         rsa=_rsa_best(scores) if rsa else [],
         versions=_versions(),
         steps=_timing_steps(timings),
