@@ -136,14 +136,3 @@ def write_subject_rdms(*, dataset: dict, subject: str, stimuli: Path, out: Path)
     """Read one subject's RDM targets (dataset.format rdm) into an RDMs HDF5."""
     write_rdms(out, load_rdms(dataset, subject, stimuli))
 
-
-def subject_rdms(paths: list[str | Path], stimulus_ids: list[str]) -> np.ndarray:
-    """Each subject's RDM, the mean over its sessions [n_subjects, n, n]."""
-    out = []
-    for path in paths:
-        rdms = read_rdms(path)
-        if rdms.stimulus_ids != stimulus_ids:
-            raise BrainencodeError(f"{path}: stimulus_id: expected the stimuli of the features "
-                                   "in the same order")
-        out.append(rdms.rdms.mean(0))
-    return np.stack(out)

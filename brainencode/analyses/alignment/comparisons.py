@@ -18,8 +18,7 @@ import pandas as pd
 from brainencode.analyses.alignment.localizer import localize, selected_units
 from brainencode.analyses.alignment.variants import variant_info, write_variant
 from brainencode.analyses.layer_scores import stimulus_groups
-from brainencode.analyses.rsa import compare, correlation_rdm
-from brainencode.datasets.rdms import subject_rdms
+from brainencode.analyses.rsa import compare, correlation_rdm, subject_rdms
 from brainencode.datasets.responses import read_responses
 from brainencode.datasets.stimuli import read_stimuli
 from brainencode.encoders import noise_ceiling
@@ -104,7 +103,8 @@ def language_variant(*, model: str, spec: dict, localizer_stimuli: Path, localiz
 
 def vision_variant(*, model: str, spec: dict, features: Path, rdms: list[Path], out_dir: Path
                    ) -> pd.DataFrame:
-    """Every layer's correlation-distance RDM against each subject's RDMs (sessions averaged).
+    """Every layer's correlation-distance RDM against each subject's RDM (sessions pooled; the
+    protocol of analyses.rsa).
 
     Writes ``model_rdms.npz`` (one RDM per layer) and ``scores.tsv`` (layer, metric, the mean
     over subjects of the comparison with that subject's mean RDM).

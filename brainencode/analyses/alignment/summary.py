@@ -5,8 +5,7 @@ so comparisons are paired) and, for untrained models, the seeds; a model's value
 is the mean over the drawn seeds. Intervals are the 2.5 and 97.5 percentiles (Efron &
 Tibshirani 1993). For RDMs, a resampled stimulus set keeps only the pairs of two different
 stimuli, as in the stimulus bootstrap of Nili et al. 2014. The noise ceiling of RSA is the
-inter-subject agreement of Nili et al. 2014: the upper bound correlates each subject's RDM with
-the mean of all subjects, the lower bound with the mean of the others.
+inter-subject agreement of Nili et al. 2014 (analyses.rsa.noise_ceiling).
 """
 
 from __future__ import annotations
@@ -22,9 +21,8 @@ from brainencode.analyses.alignment.variants import (
     read_variant_scores,
     read_variants,
 )
-from brainencode.analyses.rsa import upper
+from brainencode.analyses.rsa import noise_ceiling, subject_rdms
 from brainencode.analyses.scores import Metric
-from brainencode.datasets.rdms import subject_rdms
 from brainencode.encoders.metrics import pearson_r
 
 SUMMARY, LAYERS = "summary.tsv", "layers.tsv"
@@ -45,15 +43,6 @@ def _group_rows(values: np.ndarray, draws: np.ndarray, rng: np.random.Generator
 
 def _spearman(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.corrcoef(rankdata(x), rankdata(y))[0, 1])
-
-
-def rsa_ceiling(subjects: np.ndarray) -> tuple[float, float]:
-    """Lower and upper bound of the Spearman RSA noise ceiling (Nili et al. 2014)."""
-    mean = subjects.mean(0)
-    upper_bound = np.mean([_spearman(upper(s), upper(mean)) for s in subjects])
-    lower_bound = np.mean([_spearman(upper(s), upper(np.delete(subjects, i, 0).mean(0)))
-                           for i, s in enumerate(subjects)])
-    return float(lower_bound), float(upper_bound)
 
 
 def _pairs(index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -99,7 +88,7 @@ def vision_summary(dirs: list[str | Path], rdm_paths: list[str | Path], n_boot: 
             summary.append({"side": "vision", "model": model, "trained": bool(trained),
                             "condition": "best layer", "metric": str(Metric.RSA_SPEARMAN),
                             "value": value, "n_seeds": len(part), "boot": boot})
-    lower, upper_bound = rsa_ceiling(subjects)
+    lower, upper_bound = noise_ceiling(subjects)
     table = _finish(summary)
     table["ceiling_lower"], table["ceiling_upper"] = lower, upper_bound
     return table, pd.DataFrame(layer_rows)
