@@ -73,6 +73,53 @@ def test_every_family_runs_untrained_with_right_layers_and_reproducible_seeds(
     assert not np.allclose(first[layers[-1]], other[layers[-1]])
     if meta["input"] != "image" and family != "minilm":
         assert "MiniLM" in meta["provenance"]["tokenizer"]  # documented tokenizer fallback
+    assert meta["initialisation"].startswith(
+        {"efficientnet-lite0": "the architecture's own: timm's _init_weight_goog",
+         "suma": "SUMA's own: N(0, 0.02)"}.get(family, "the architecture's own: Hugging Face"))
+
+
+def test_untrained_hugging_face_models_use_their_own_initialisation():
+    """A model built from a config runs its _init_weights (as from_config): BERT's weights are
+    N(0, initializer_range = 0.02), not torch's default N(0, 1) embeddings."""
+    import torch
+    import transformers
+
+    config = transformers.BertConfig(**TINY_TEXT, initializer_range=0.02)
+    torch.manual_seed(3)
+    built = transformers.BertModel(config)
+    torch.manual_seed(3)
+    reference = transformers.BertModel._from_config(config)
+    for (name, mine), (_, theirs) in zip(built.state_dict().items(),
+                                         reference.state_dict().items(), strict=True):
+        torch.testing.assert_close(mine, theirs, rtol=0, atol=0, msg=name)
+    assert abs(built.embeddings.word_embeddings.weight.std().item() - 0.02) < 0.001
+
+
+def test_untrained_efficientnet_uses_timms_initialisation():
+    """timm's _init_weight_goog: conv N(0, sqrt(2 / fan_out)) with fan_out = k k out / groups,
+    batch norm 1 / 0, classifier U(+-1 / sqrt(1000)); not torch's Kaiming-uniform on fan_in."""
+    import math
+
+    import torch
+
+    from brainencode.features import efficientnet_lite
+
+    torch.manual_seed(0)
+    model = efficientnet_lite.EfficientNetLite0()
+    convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    for conv in convs:
+        fan_out = conv.kernel_size[0] * conv.kernel_size[1] * conv.out_channels // conv.groups
+        if conv.weight.numel() >= 2000:  # enough draws to estimate the spread
+            assert abs(conv.weight.std().item() / math.sqrt(2 / fan_out) - 1) < 0.1
+        assert abs(conv.weight.mean().item()) < 4 * math.sqrt(2 / fan_out / conv.weight.numel())
+    depthwise = next(c for c in convs if c.groups > 1)  # fan_out k k, not k k out
+    assert depthwise.weight.std().item() > 0.3
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert all((n.weight == 1).all() and (n.bias == 0).all() for n in norms)
+    bound = 1 / math.sqrt(1000)
+    assert model.classifier.weight.abs().max().item() <= bound
+    assert model.classifier.weight.abs().max().item() > 0.99 * bound
+    assert (model.classifier.bias == 0).all()
 
 
 def test_efficientnet_lite0_real_weights_name_the_imagenet_class(tmp_path):

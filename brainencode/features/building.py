@@ -27,6 +27,13 @@ class Extractor:
     # vision families: images -> last layer's patch/grid tokens [B, N, D] and their boxes
     # [B, N, 4] (x1, y1, x2, y2 as fractions of the image), the visual input of VisualBERT/LXMERT
     visual_tokens: Callable[[list], tuple[torch.Tensor, torch.Tensor]] | None = None
+    # how an untrained model's weights were drawn (meta.json "initialisation")
+    initialisation: str | None = None
+
+
+# Hugging Face models built from a config run the architecture's own _init_weights (post_init),
+# as from_config does: e.g. BERT and ViT draw N(0, initializer_range), not torch's defaults
+HF_INITIALISATION = "the architecture's own: Hugging Face _init_weights, as from_config"
 
 
 @dataclass(frozen=True)

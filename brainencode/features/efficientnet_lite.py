@@ -6,6 +6,7 @@ Built here in plain torch because timm needs torchvision, which has no CPU-only 
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import torch
@@ -18,6 +19,28 @@ STAGES = [(3, 1, 1, 16, 1), (3, 2, 6, 24, 2), (5, 2, 6, 40, 2), (3, 2, 6, 80, 3)
           (5, 1, 6, 112, 3), (5, 2, 6, 192, 4), (3, 1, 6, 320, 1)]
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+INITIALISATION = ("the architecture's own: timm's _init_weight_goog (TensorFlow EfficientNet): "
+                  "conv N(0, 2 / fan_out), batch norm 1 and 0, classifier U(+-1 / sqrt(fan_out))")
+
+
+def init_weight_goog(module: nn.Module) -> None:
+    """The weight initialisation of the TensorFlow EfficientNet, as timm's
+    ``_init_weight_goog`` (timm/models/_efficientnet_builder.py, with fix_group_fanout):
+    convolutions N(0, sqrt(2 / fan_out)) with fan_out = k_h k_w out_channels / groups, batch
+    norm weight 1 and bias 0, linear layers U(-r, r) with r = 1 / sqrt(out_features), biases 0.
+    torch's defaults (Kaiming-uniform on fan_in) give other untrained features."""
+    if isinstance(module, nn.Conv2d):
+        fan_out = module.kernel_size[0] * module.kernel_size[1] * module.out_channels
+        nn.init.normal_(module.weight, 0, math.sqrt(2.0 / (fan_out // module.groups)))
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.BatchNorm2d):
+        nn.init.ones_(module.weight)
+        nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.Linear):
+        bound = 1.0 / math.sqrt(module.weight.size(0))
+        nn.init.uniform_(module.weight, -bound, bound)
+        nn.init.zeros_(module.bias)
 
 
 def conv_bn(c_in: int, c_out: int, kernel: int, stride: int = 1, groups: int = 1,
@@ -58,6 +81,8 @@ class EfficientNetLite0(nn.Module):
         self.stages = nn.Sequential(*stages)
         self.head = nn.Sequential(*conv_bn(320, 1280, 1))
         self.classifier = nn.Linear(1280, num_classes)
+        for module in self.modules():  # as timm: efficientnet_init_weights in __init__
+            init_weight_goog(module)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """Logits and the feature maps of stem, each stage and head, from one pass."""

@@ -22,7 +22,7 @@ from brainencode.features.registry import get_family
 from brainencode.features.store import publish, write_features
 
 # bump when a change to extraction changes the numbers, so cached features are recomputed
-EXTRACTION_VERSION = 2
+EXTRACTION_VERSION = 3
 
 
 def _inputs(table: pd.DataFrame, field: str, reads: str, table_path: Path
@@ -82,8 +82,8 @@ def precision_context(precision: str, device: torch.device):
 
 def cache_key(meta: dict) -> str:
     """What determines the numbers: model, weights or seed, stimuli, preprocessing, pooling."""
-    keys = ("family", "model_id", "revision", "trained", "seed", "config", "input", "pooling",
-            "precision", "provenance", "stimuli_sha256", "extraction_version")
+    keys = ("family", "model_id", "revision", "trained", "seed", "initialisation", "config",
+            "input", "pooling", "precision", "provenance", "stimuli_sha256", "extraction_version")
     text = json.dumps({k: meta[k] for k in keys}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
@@ -113,7 +113,9 @@ def extract_features(*, stimuli: Path, spec: dict, out_dir: Path, name: str = "m
     meta = {
         "name": name, "family": family.name, "model_id": extractor.model_id,
         "revision": extractor.revision, "trained": spec["trained"],
-        "seed": None if spec["trained"] else spec["seed"], "config": spec["config"],
+        "seed": None if spec["trained"] else spec["seed"],
+        "initialisation": ("trained weights" if spec["trained"] else extractor.initialisation),
+        "config": spec["config"],
         "input": field, "pooling": spec["pooling"], "precision": precision,
         "provenance": extractor.provenance, "layers": extractor.layers,
         "stimulus_ids": list(table["stimulus_id"]), "stimuli_sha256": stimuli_hash(table),

@@ -16,7 +16,7 @@ import torch
 
 from brainencode.errors import BrainencodeError
 from brainencode.features import families_vision
-from brainencode.features.building import Extractor, Family, seeded
+from brainencode.features.building import HF_INITIALISATION, Extractor, Family, seeded
 from brainencode.features.families_text import minilm_folder
 from brainencode.features.hub import load_pretrained, weights_revision
 from brainencode.features.pooling import pool_tokens
@@ -142,7 +142,7 @@ def build_multimodal(spec: dict, family: str, source: str) -> Extractor:
         layers = ["embeddings"] + [f"layer{i:02d}"
                                    for i in range(1, config.num_hidden_layers + 1)]
     return Extractor(holder, layers, run_lxmert if lxmert else run_visualbert, model_id,
-                     revision, provenance)
+                     revision, provenance, initialisation=HF_INITIALISATION)
 
 
 FAMILIES = [

@@ -79,7 +79,8 @@ def build(spec: dict) -> Extractor:
 
     layers = ["embeddings"] + [f"cycle{i:02d}" for i in range(1, settings["n_cycles"] + 1)]
     return Extractor(model, layers, run, "SUMA (AlKhamissi et al. 2024), untrained",
-                     f"seed:{spec['seed']}", {"tokenizer": tokenizer_note, "suma": settings})
+                     f"seed:{spec['seed']}", {"tokenizer": tokenizer_note, "suma": settings},
+                     initialisation=f"SUMA's own: N(0, {settings['std']}), biases 0, norm gain 1")
 
 
 FAMILIES = [Family("suma", "text", "caption", "last", "untrained by design",

@@ -7,7 +7,7 @@ from typing import Any
 import torch
 
 from brainencode.errors import BrainencodeError
-from brainencode.features.building import Extractor, Family, seeded
+from brainencode.features.building import HF_INITIALISATION, Extractor, Family, seeded
 from brainencode.features.hub import load_pretrained, weights_revision
 from brainencode.features.pooling import pool_tokens
 
@@ -96,7 +96,8 @@ def text_family(name: str, model_class: str, config_class: str, source: str, poo
 
         n_layers = model.config.num_hidden_layers
         layers = ["embeddings"] + [f"layer{i:02d}" for i in range(1, n_layers + 1)]
-        return Extractor(model, layers, run, model_id, revision, {"tokenizer": tokenizer_note})
+        return Extractor(model, layers, run, model_id, revision, {"tokenizer": tokenizer_note},
+                         initialisation=HF_INITIALISATION)
 
     return Family(name, "text", "caption", pooling, source, description, build)
 

@@ -10,7 +10,7 @@ from PIL import Image
 
 from brainencode.errors import BrainencodeError
 from brainencode.features import efficientnet_lite
-from brainencode.features.building import Extractor, Family, seeded
+from brainencode.features.building import HF_INITIALISATION, Extractor, Family, seeded
 from brainencode.features.hub import file_digest, load_pretrained, weights_revision
 from brainencode.features.pooling import pool_map, pool_tokens
 
@@ -63,7 +63,8 @@ def hf_vision_family(name: str, model_class: str, config_class: str, processor_c
 
         n_layers = model.config.num_hidden_layers
         layers = ["embeddings"] + [f"layer{i:02d}" for i in range(1, n_layers + 1)]
-        return Extractor(model, layers, run, model_id, revision, visual_tokens=visual_tokens)
+        return Extractor(model, layers, run, model_id, revision, visual_tokens=visual_tokens,
+                         initialisation=HF_INITIALISATION)
 
     return Family(name, "image", "image", "mean", source, description, build)
 
@@ -122,7 +123,7 @@ def build_efficientnet(spec: dict) -> Extractor:
         return tokens, grid_boxes(head.shape[2], head.shape[3], len(images)).to(tokens.device)
 
     return Extractor(model, list(efficientnet_lite.LAYERS), run, model_id, revision,
-                     visual_tokens=visual_tokens)
+                     visual_tokens=visual_tokens, initialisation=efficientnet_lite.INITIALISATION)
 
 
 FAMILIES = [
