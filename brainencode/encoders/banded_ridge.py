@@ -7,43 +7,60 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.utils.validation import check_array, check_is_fitted
 
-from brainencode.encoders.metrics import r2_score
 from brainencode.encoders.ridge import (
     DEFAULT_ALPHAS,
     RidgeCV,
-    as_targets,
-    check_rows,
+    RidgeTags,
+    check_features,
+    check_targets,
+    check_weights,
     cv_sse,
     fold_bases,
     load_chunk,
+    mean_score,
     predict_linear,
     refit_targets,
     resolve_device,
     resolve_splits,
+    scale_rows,
     target_chunks,
+    targets_score,
     thin_svd,
     warn_invalid,
+    weighted_mean,
 )
 from brainencode.errors import BrainencodeError
 
 
-def stack_spaces(X, space_sizes: Sequence[int] | None) -> tuple[np.ndarray, list[int]]:
-    """X as one float32 matrix plus the width of each space: a list of per-space arrays is
-    concatenated; a single matrix needs ``space_sizes``."""
-    if isinstance(X, list | tuple):
-        sizes = [np.shape(x)[1] for x in X]
-        X = np.concatenate([np.asarray(x, dtype=np.float32) for x in X], axis=1)
-    else:
-        X = np.asarray(X, dtype=np.float32)
-        if space_sizes is None:
-            raise BrainencodeError("BandedRidgeCV: give space_sizes, or X as a list with one "
-                                   "array per feature space")
-        sizes = list(space_sizes)
-    if sum(sizes) != X.shape[1]:
+def is_space_list(X) -> bool:
+    """Whether X is a list of per-space matrices (not one matrix written as nested lists)."""
+    return isinstance(X, list | tuple) and len(X) > 0 and all(np.ndim(x) == 2 for x in X)
+
+
+def stack_spaces(X) -> tuple[np.ndarray, list[int] | None]:
+    """A list of per-space matrices concatenated (each checked as scikit-learn checks X), with
+    the width of each space; one matrix passes as it is, with None."""
+    if not is_space_list(X):
+        return X, None
+    spaces = [check_array(x, dtype=np.float32, input_name=f"X[{i}]") for i, x in enumerate(X)]
+    rows = [len(x) for x in spaces]
+    if len(set(rows)) > 1:
+        raise BrainencodeError(f"BandedRidgeCV: the feature spaces have {rows} rows: expected "
+                               "the same rows (samples) in every space")
+    return np.concatenate(spaces, axis=1), [x.shape[1] for x in spaces]
+
+
+def space_widths(n_features: int, listed: list[int] | None,
+                 space_sizes: Sequence[int] | None) -> list[int]:
+    """The width of each space: from the list of spaces, else ``space_sizes``, else one space
+    (then the model equals RidgeCV)."""
+    sizes = listed or list(space_sizes or [n_features])
+    if sum(sizes) != n_features:
         raise BrainencodeError(f"BandedRidgeCV: space_sizes {sizes} sum to {sum(sizes)}, but X "
-                               f"has {X.shape[1]} columns")
-    return X, sizes
+                               f"has {n_features} columns")
+    return sizes
 
 
 def dirichlet_gammas(n: int, n_spaces: int, concentration: Sequence[float],
@@ -57,7 +74,7 @@ def dirichlet_gammas(n: int, n_spaces: int, concentration: Sequence[float],
     return gammas
 
 
-class BandedRidgeCV(RegressorMixin, BaseEstimator):
+class BandedRidgeCV(RidgeTags, RegressorMixin, BaseEstimator):
     """Ridge with one penalty per feature space and per target (Nunez-Elizalde, Huth & Gallant
     2019, "Voxelwise encoding models with non-spherical multivariate normal priors").
 
@@ -70,7 +87,8 @@ class BandedRidgeCV(RegressorMixin, BaseEstimator):
 
     Parameters
     ----------
-    space_sizes : number of columns of each space, in column order (or fit X as a list).
+    space_sizes : number of columns of each space, in column order (or fit X as a list; None
+    and one matrix: a single space).
     gammas : number of random candidates, or an array [n_gammas, n_spaces].
     concentration : Dirichlet concentrations the random candidates cycle through.
     alphas, cv, fit_intercept, device, target_chunk : as RidgeCV. random_state : seed.
@@ -80,6 +98,8 @@ class BandedRidgeCV(RegressorMixin, BaseEstimator):
     gammas_ : [n_targets, n_spaces]. alphas_ : [n_targets]. space_alphas_ : [n_targets,
     n_spaces], the effective penalty alpha / gamma_i of each space. cv_scores_ : [n_gammas,
     n_targets], mean negative squared validation error at the best alpha. coef_, intercept_.
+    For a 1-D y the target axis is dropped, as in RidgeCV. Sample weights, 1-D y, input checks
+    and ``score`` / ``score_targets`` as RidgeCV.
     """
 
     def __init__(self, space_sizes: Sequence[int] | None = None, gammas=20,
@@ -105,17 +125,22 @@ class BandedRidgeCV(RegressorMixin, BaseEstimator):
                                    f"[n_candidates, {n_spaces}]")
         return gammas
 
-    def fit(self, X, Y, groups: np.ndarray | None = None) -> BandedRidgeCV:
-        X, sizes = stack_spaces(X, self.space_sizes)
-        Y = as_targets(Y)
-        check_rows(X, Y, "BandedRidgeCV.fit")
+    def fit(self, X, y, groups: np.ndarray | None = None, sample_weight=None) -> BandedRidgeCV:
+        """Fit on X (one matrix, or a list of per-space matrices) and y [n_samples] or
+        [n_samples, n_targets]; ``groups`` as RidgeCV."""
+        X, listed = stack_spaces(X)
+        X = check_features(self, X, reset=True)
+        sizes = space_widths(X.shape[1], listed, self.space_sizes)
+        Y, single = check_targets(self, y, len(X))
         self.device_ = resolve_device(self.device)
+        weights = check_weights(sample_weight, X, self.device_)
         self.space_sizes_ = sizes
         candidates = self._candidates(len(sizes))
         alphas = torch.as_tensor(np.asarray(self.alphas, dtype=np.float32), device=self.device_)
         Xt = torch.as_tensor(X, device=self.device_)
         splits = resolve_splits(self.cv, X, groups)
         n_targets = Y.shape[1]
+        total = len(X) if weights is None else float(weights.sum())
 
         best_sse = torch.full((n_targets,), torch.inf, dtype=torch.float64)
         best_gamma = torch.zeros(n_targets, dtype=torch.long)
@@ -123,24 +148,30 @@ class BandedRidgeCV(RegressorMixin, BaseEstimator):
         self.cv_scores_ = np.empty((len(candidates), n_targets), dtype=np.float32)
         invalid = np.zeros(n_targets, dtype=bool)
         for g, gamma in enumerate(candidates):
-            bases = fold_bases(Xt * self._column_scale(gamma), splits, self.fit_intercept)
+            bases = fold_bases(Xt * self._column_scale(gamma), splits, self.fit_intercept,
+                               weights)
             for chunk in target_chunks(n_targets, self.target_chunk):
                 Yc, invalid[chunk] = load_chunk(Y, chunk, self.device_)
-                sse, alpha_index = cv_sse(bases, Yc, alphas, self.fit_intercept).min(0)
+                sse, alpha_index = cv_sse(bases, Yc, alphas, self.fit_intercept,
+                                          weights).min(0)
                 sse = sse.cpu()
                 better = sse < best_sse[chunk]
                 best_sse[chunk] = torch.where(better, sse, best_sse[chunk])
                 best_gamma[chunk][better] = g
                 best_alpha[chunk][better] = alpha_index.cpu()[better]
-                self.cv_scores_[g, chunk] = (-sse / len(X)).numpy()
+                self.cv_scores_[g, chunk] = (-sse / total).numpy()
         warn_invalid(invalid, "BandedRidgeCV.fit")
 
         self.gammas_ = candidates[best_gamma.numpy()]
         self.alphas_ = alphas.cpu().numpy()[best_alpha.numpy()]
         self.space_alphas_ = self.alphas_[:, None] / self.gammas_
-        self._refit(Xt, Y, candidates, best_gamma.numpy(), best_alpha.numpy(), alphas)
+        self._refit(Xt, Y, candidates, best_gamma.numpy(), best_alpha.numpy(), alphas, weights)
         for attribute in ("coef_", "intercept_", "alphas_", "gammas_", "space_alphas_"):
             getattr(self, attribute)[invalid] = np.nan
+        if single:
+            for attribute in ("coef_", "intercept_", "alphas_", "gammas_", "space_alphas_"):
+                setattr(self, attribute, getattr(self, attribute)[0])
+            self.cv_scores_ = self.cv_scores_[:, 0]
         return self
 
     def _column_scale(self, gamma: np.ndarray) -> torch.Tensor:
@@ -148,15 +179,17 @@ class BandedRidgeCV(RegressorMixin, BaseEstimator):
         return torch.as_tensor(scale, device=self.device_)
 
     def _refit(self, Xt: torch.Tensor, Y, candidates: np.ndarray, best_gamma: np.ndarray,
-               best_alpha: np.ndarray, alphas: torch.Tensor) -> None:
+               best_alpha: np.ndarray, alphas: torch.Tensor,
+               weights: torch.Tensor | None) -> None:
         """Refit on all data, one diagonalization per gamma that some target chose."""
         n_targets = Y.shape[1]
         self.coef_ = np.empty((n_targets, Xt.shape[1]), dtype=np.float32)
         self.intercept_ = np.empty(n_targets, dtype=np.float32)
-        x_mean = Xt.mean(0) if self.fit_intercept else torch.zeros_like(Xt[0])
+        x_mean = weighted_mean(Xt, weights) if self.fit_intercept else torch.zeros_like(Xt[0])
+        sqrt_weights = None if weights is None else weights.sqrt()
         for g in np.unique(best_gamma):
             scale = self._column_scale(candidates[g])
-            U, s, V = thin_svd((Xt - x_mean) * scale)
+            U, s, V = thin_svd(scale_rows((Xt - x_mean) * scale, sqrt_weights))
             factors = s[:, None] / (s[:, None] ** 2 + alphas[None])
             for chunk in target_chunks(n_targets, self.target_chunk):
                 chosen = np.flatnonzero(best_gamma[chunk] == g)
@@ -168,24 +201,33 @@ class BandedRidgeCV(RegressorMixin, BaseEstimator):
                 # solved on the scaled, centred features; the intercept is unchanged by the
                 # scaling, and the coefficients are mapped back to the unscaled features
                 coef, intercept = refit_targets(U, V, factors, Yc, index, x_mean * scale,
-                                                self.fit_intercept)
+                                                self.fit_intercept, weights)
                 self.coef_[chunk.start + chosen] = (scale[:, None] * coef).T.cpu().numpy()
                 self.intercept_[chunk.start + chosen] = intercept.cpu().numpy()
 
+    def _features(self, X) -> np.ndarray:
+        """X of predict: a list of spaces is stacked; the width is checked against the fit."""
+        check_is_fitted(self)
+        return check_features(self, stack_spaces(X)[0], reset=False)
+
     def predict(self, X) -> np.ndarray:
         """Predicted responses [n_samples, n_targets], float64 (see RidgeCV.predict)."""
-        return predict_linear(stack_spaces(X, self.space_sizes_)[0], self.coef_, self.intercept_)
+        return predict_linear(self._features(X), self.coef_, self.intercept_)
 
     def predict_space(self, X, space: int) -> np.ndarray:
         """The part of the prediction carried by one feature space (no intercept)."""
-        X, _ = stack_spaces(X, self.space_sizes_)
+        X = self._features(X)
         edges = np.cumsum([0, *self.space_sizes_])
         columns = slice(edges[space], edges[space + 1])
-        return (X[:, columns] @ self.coef_[:, columns].T).astype(np.float64)
+        return (X[:, columns] @ self.coef_[..., columns].T).astype(np.float64)
 
-    def score(self, X, Y) -> np.ndarray:
+    def score_targets(self, X, y, sample_weight=None) -> np.ndarray:
         """R² per target, NaN for constant or NaN targets."""
-        return r2_score(np.asarray(as_targets(Y)), self.predict(X))
+        return targets_score(y, self.predict(X), sample_weight)
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """R², the uniform average over targets (see RidgeCV.score)."""
+        return mean_score(self.score_targets(X, y, sample_weight))
 
 
 def variance_partitioning(X_train: list[np.ndarray], Y_train: np.ndarray,
@@ -210,9 +252,9 @@ def variance_partitioning(X_train: list[np.ndarray], Y_train: np.ndarray,
             ridge_params = {k: v for k, v in params.items()
                             if k not in ("gammas", "concentration", "random_state")}
             model = RidgeCV(**ridge_params).fit(X_train[spaces[0]], Y_train)
-            return model.score(X_test[spaces[0]], Y_test)
+            return model.score_targets(X_test[spaces[0]], Y_test)
         model = BandedRidgeCV(**params).fit([X_train[i] for i in spaces], Y_train)
-        return model.score([X_test[i] for i in spaces], Y_test)
+        return model.score_targets([X_test[i] for i in spaces], Y_test)
 
     every = list(range(len(X_train)))
     result = {"joint": held_out_r2(every)}

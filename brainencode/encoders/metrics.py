@@ -22,11 +22,15 @@ def spearman_r(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
     return pearson_r(rankdata(y_true, axis=0), rankdata(y_pred, axis=0))
 
 
-def r2_score(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
-    """Coefficient of determination per target, 1 - SS_res / SS_tot (as scikit-learn's
-    ``r2_score(..., multioutput='raw_values')``); NaN for constant targets."""
-    ss_res = ((y_true - y_pred) ** 2).sum(0)
-    ss_tot = ((y_true - y_true.mean(0)) ** 2).sum(0)
+def r2_score(y_true: np.ndarray, y_pred: np.ndarray,
+             sample_weight: np.ndarray | None = None) -> np.ndarray:
+    """Coefficient of determination per target, 1 - SS_res / SS_tot, sums weighted by
+    ``sample_weight`` when given (as scikit-learn's ``r2_score(..., multioutput='raw_values')``);
+    NaN for constant targets."""
+    w = np.ones(len(y_true)) if sample_weight is None else np.asarray(sample_weight, float)
+    w = w.reshape(-1, *([1] * (np.ndim(y_true) - 1)))
+    ss_res = (w * (y_true - y_pred) ** 2).sum(0)
+    ss_tot = (w * (y_true - (w * y_true).sum(0) / w.sum()) ** 2).sum(0)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(ss_tot > 0, 1 - ss_res / ss_tot, np.nan)
 

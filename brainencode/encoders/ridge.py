@@ -6,10 +6,18 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import h5py
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.model_selection import KFold
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    assert_all_finite,
+    check_array,
+    check_is_fitted,
+    validate_data,
+)
 
 from brainencode.encoders.metrics import r2_score
 from brainencode.errors import BrainencodeError
@@ -63,43 +71,53 @@ def warn_invalid(invalid: np.ndarray, where: str, first_target: int = 0) -> None
                       RuntimeWarning, stacklevel=3)
 
 
-def check_rows(X: np.ndarray, Y: np.ndarray, where: str) -> None:
-    if X.shape[0] != Y.shape[0]:
-        raise BrainencodeError(f"{where}: X has {X.shape[0]} rows but Y has {Y.shape[0]}: "
-                               "expected one row per stimulus in both")
+def weighted_mean(A: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
+    """Column means of A, weighted by the rows' sample weights when there are any."""
+    return A.mean(0) if weights is None else (weights @ A) / weights.sum()
+
+
+def scale_rows(A: torch.Tensor, sqrt_weights: torch.Tensor | None) -> torch.Tensor:
+    return A if sqrt_weights is None else A * sqrt_weights[:, None]
 
 
 @dataclass
 class FoldBasis:
     """One inner fold, diagonalized once: validation predictions for any alpha and target are
-    ``(A * s / (s^2 + alpha)) @ (U^T Y_train)``; U is orthogonal to the constant vector when
-    the training features are centred, so Y_train needs no centring for that product."""
+    ``(A * s / (s^2 + alpha)) @ (U^T Y_train)``. With sample weights w the training rows are
+    scaled by sqrt(w) after weighted centring (weighted least squares), and the validation
+    rows too, so that the error is the weighted one. U is orthogonal to sqrt(w) (to the
+    constant vector without weights) when the features are centred, so Y_train needs no
+    centring for that product."""
 
     train: torch.Tensor
     val: torch.Tensor
     U: torch.Tensor
     s: torch.Tensor
-    A: torch.Tensor  # centred validation features @ V
+    A: torch.Tensor  # centred (and row-scaled) validation features @ V
+    weights: torch.Tensor | None = None  # of the training rows
 
 
 def fold_bases(X: torch.Tensor, splits: list[tuple[np.ndarray, np.ndarray]],
-               fit_intercept: bool) -> list[FoldBasis]:
+               fit_intercept: bool, weights: torch.Tensor | None = None) -> list[FoldBasis]:
     bases = []
     for train, val in splits:
         train_t = torch.as_tensor(train, device=X.device)
         val_t = torch.as_tensor(val, device=X.device)
         Xtr, Xval = X[train_t], X[val_t]
+        w_train = None if weights is None else weights[train_t]
         if fit_intercept:
-            mean = Xtr.mean(0)
+            mean = weighted_mean(Xtr, w_train)
             Xtr, Xval = Xtr - mean, Xval - mean
+        if weights is not None:
+            Xtr, Xval = scale_rows(Xtr, w_train.sqrt()), scale_rows(Xval, weights[val_t].sqrt())
         U, s, V = thin_svd(Xtr)
-        bases.append(FoldBasis(train_t, val_t, U, s, Xval @ V))
+        bases.append(FoldBasis(train_t, val_t, U, s, Xval @ V, w_train))
     return bases
 
 
 def cv_sse(bases: list[FoldBasis], Y: torch.Tensor, alphas: torch.Tensor,
-           fit_intercept: bool) -> torch.Tensor:
-    """Summed squared validation error over folds, [n_alphas, n_targets] (float64).
+           fit_intercept: bool, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Summed (weighted) squared validation error over folds, [n_alphas, n_targets] (float64).
 
     One GEMM per fold and alpha, with the subtraction fused into it (addmm), so the cost is
     the GEMM-bound minimum of the method.
@@ -108,7 +126,10 @@ def cv_sse(bases: list[FoldBasis], Y: torch.Tensor, alphas: torch.Tensor,
     for fold in bases:
         Ytr, Yval = Y[fold.train], Y[fold.val]
         if fit_intercept:
-            Yval = Yval - Ytr.mean(0)
+            Yval = Yval - weighted_mean(Ytr, fold.weights)
+        if weights is not None:
+            Ytr, Yval = scale_rows(Ytr, fold.weights.sqrt()), scale_rows(Yval,
+                                                                         weights[fold.val].sqrt())
         UtY = fold.U.T @ Ytr
         for a, alpha in enumerate(alphas):
             residual = torch.addmm(Yval, fold.A * (fold.s / (fold.s**2 + alpha)), UtY, alpha=-1)
@@ -117,31 +138,89 @@ def cv_sse(bases: list[FoldBasis], Y: torch.Tensor, alphas: torch.Tensor,
 
 
 def refit_targets(U: torch.Tensor, V: torch.Tensor, factors: torch.Tensor, Y: torch.Tensor,
-                  alpha_index: torch.Tensor, x_mean: torch.Tensor, fit_intercept: bool
-                  ) -> tuple[torch.Tensor, torch.Tensor]:
+                  alpha_index: torch.Tensor, x_mean: torch.Tensor, fit_intercept: bool,
+                  weights: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Coefficients [n_features, n_targets] and intercepts on all data, each target with its
-    own alpha: V diag(factors[:, alpha]) U^T (Y - mean), factors = s / (s^2 + alpha)."""
-    y_mean = Y.mean(0) if fit_intercept else torch.zeros_like(Y[0])
-    coef = V @ (factors[:, alpha_index] * (U.T @ (Y - y_mean)))
+    own alpha: V diag(factors[:, alpha]) U^T sqrt(w) (Y - mean), factors = s / (s^2 + alpha),
+    U, s, V of the (weighted-)centred, row-scaled features."""
+    y_mean = weighted_mean(Y, weights) if fit_intercept else torch.zeros_like(Y[0])
+    centred = scale_rows(Y - y_mean, None if weights is None else weights.sqrt())
+    coef = V @ (factors[:, alpha_index] * (U.T @ centred))
     return coef, y_mean - x_mean @ coef
 
 
 def predict_linear(X: np.ndarray, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
-    """Predicted responses [n_samples, n_targets], float64.
+    """Predicted responses [n_samples, n_targets] (or [n_samples] for 1-D coef), float64.
 
-    The product is computed in float32, the intercept added in float64: for a heavily
-    regularized target the prediction varies by far less than float32 resolves around a
-    large intercept, and rounding it would distort the correlation scored on it.
+    Computed in float64 (one GEMM, small beside the fit): a heavily regularized target's
+    prediction varies by far less than float32 resolves around a large intercept, and a
+    float32 product of a row depends on where the row falls in the BLAS blocks, so
+    predictions would change with the order of the samples.
     """
-    product = np.asarray(X, dtype=np.float32) @ coef.T
-    return product.astype(np.float64) + intercept.astype(np.float64)
+    return (np.asarray(X, dtype=np.float64) @ coef.T.astype(np.float64)
+            + np.asarray(intercept, dtype=np.float64))
 
 
-def as_targets(Y):
-    """Y as a 2-D array-like; h5py datasets pass through unread, to be streamed in chunks."""
-    if not hasattr(Y, "shape"):
-        Y = np.asarray(Y)
-    return Y[:, None] if len(Y.shape) == 1 else Y
+def check_features(estimator: BaseEstimator, X, reset: bool) -> np.ndarray:
+    """X as scikit-learn checks it: 2-D, numeric, finite, not sparse, not empty; float32. Fit
+    (reset) records ``n_features_in_`` (and ``feature_names_in_`` for a DataFrame), predict
+    refuses another width in one line."""
+    X = validate_data(estimator, X, reset=reset, dtype=np.float32)
+    return np.require(X, requirements=["C", "W"])  # torch warns on read-only memory (memmaps)
+
+
+def check_targets(estimator: BaseEstimator, y, n_samples: int):
+    """y as 2-D targets and whether it was 1-D. Arrays, lists and pandas objects are checked
+    (numeric; a 1-D y finite, a 2-D one may hold NaN targets, which are warned about and get
+    NaN coefficients); an h5py dataset passes unread, to be streamed in chunks."""
+    name = type(estimator).__name__
+    if y is None:
+        raise ValueError(f"{name} requires y to be passed, but the target y is None")
+    if not isinstance(y, h5py.Dataset):
+        y = check_array(y, ensure_2d=False, dtype="numeric", input_name="y",
+                        ensure_all_finite=False)
+        if y.ndim == 1:
+            assert_all_finite(y, input_name="y")
+    if len(y.shape) not in (1, 2):
+        raise ValueError(f"{name}.fit: y: expected [n_samples] or [n_samples, n_targets], got "
+                         f"shape {y.shape}")
+    if y.shape[0] != n_samples:
+        raise BrainencodeError(f"{name}.fit: X has {n_samples} rows but Y has {y.shape[0]}: "
+                               "expected one row per stimulus in both")
+    return (y[:, None], True) if len(y.shape) == 1 else (y, False)
+
+
+def check_weights(sample_weight, X: np.ndarray, device: torch.device) -> torch.Tensor | None:
+    """Sample weights as scikit-learn checks them (one finite, non-negative weight per row),
+    on ``device``; None without weights, so the unweighted path does no extra work."""
+    if sample_weight is None:
+        return None
+    weights = _check_sample_weight(sample_weight, X, dtype=np.float32, ensure_non_negative=True)
+    return torch.as_tensor(weights, device=device)
+
+
+def targets_score(y_true: np.ndarray, y_pred: np.ndarray, sample_weight) -> np.ndarray:
+    """R² per target (metrics.r2_score; weighted when there are sample weights)."""
+    y_true = check_array(y_true, ensure_2d=False, dtype="numeric", ensure_all_finite=False,
+                         input_name="y")
+    weights = None if sample_weight is None else _check_sample_weight(sample_weight, y_pred)
+    return r2_score(y_true, y_pred, weights)
+
+
+def mean_score(per_target: np.ndarray) -> float:
+    """The uniform average over targets, as scikit-learn's multi-output ``score``; targets
+    without a score (NaN: constant or NaN) are left out."""
+    finite = np.asarray(per_target)[np.isfinite(per_target)]
+    return float(finite.mean()) if finite.size else np.nan
+
+
+class RidgeTags:
+    """Tags shared by the two estimators: regressors for one target or many."""
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
 
 
 def target_chunks(n: int, size: int) -> Iterator[slice]:
@@ -157,24 +236,29 @@ def load_chunk(Y, chunk: slice, device: torch.device) -> tuple[torch.Tensor, np.
     if invalid.any():
         block = block.copy()
         block[:, invalid] = 0.0
-    return torch.as_tensor(np.ascontiguousarray(block), device=device), invalid
+    return torch.as_tensor(np.require(block, requirements=["C", "W"]), device=device), invalid
 
 
 def resolve_splits(cv, X: np.ndarray, groups: np.ndarray | None) -> list:
-    splitter = KFold(cv) if isinstance(cv, int) else cv
-    return list(splitter.split(X, None, groups))
+    """The inner folds: ``cv`` is a number of folds, a splitter, or (as in scikit-learn) an
+    iterable of (train, validation) index arrays."""
+    if isinstance(cv, int | np.integer):
+        cv = KFold(int(cv))
+    return list(cv.split(X, None, groups)) if hasattr(cv, "split") else list(cv)
 
 
-class RidgeCV(RegressorMixin, BaseEstimator):
+class RidgeCV(RidgeTags, RegressorMixin, BaseEstimator):
     """Ridge regression, one alpha per target, chosen by K-fold CV on the training data.
 
     Each inner fold is diagonalized once, X_train = U diag(s) V^T (thin_svd), and reused for
     every alpha and every target: the ridge solution is V diag(s / (s^2 + alpha)) U^T Y. The
     alpha with the smallest summed squared validation error (the criterion of himalaya's
-    RidgeCV, l2 loss) is kept per target, then the model is refit on all the data. Targets are
-    streamed in chunks of ``target_chunk`` columns, so Y may be larger than memory (an h5py
-    dataset works) and peak memory stays near one chunk beyond X. NaN or constant targets are
-    warned about and get NaN coefficients.
+    RidgeCV, l2 loss) is kept per target, then the model is refit on all the data. Sample
+    weights make every step weighted least squares (weighted centring, rows scaled by
+    sqrt(w), weighted validation error), as scikit-learn's Ridge. Targets are streamed in
+    chunks of ``target_chunk`` columns, so Y may be larger than memory (an h5py dataset works)
+    and peak memory stays near one chunk beyond X. NaN or constant targets of a 2-D Y are
+    warned about and get NaN coefficients; a 1-D y must be finite.
 
     Parameters
     ----------
@@ -186,6 +270,8 @@ class RidgeCV(RegressorMixin, BaseEstimator):
     ----------
     alphas_ : [n_targets] chosen alpha. cv_scores_ : [n_alphas, n_targets] mean negative
     squared validation error. coef_ : [n_targets, n_features]. intercept_ : [n_targets].
+    For a 1-D y, the target axis is dropped (coef_ [n_features], a float alpha), as in
+    scikit-learn. n_features_in_ (and feature_names_in_ for a DataFrame X).
     """
 
     def __init__(self, alphas=DEFAULT_ALPHAS, cv=5, fit_intercept: bool = True,
@@ -196,17 +282,20 @@ class RidgeCV(RegressorMixin, BaseEstimator):
         self.device = device
         self.target_chunk = target_chunk
 
-    def fit(self, X: np.ndarray, Y, groups: np.ndarray | None = None) -> RidgeCV:
-        X = np.asarray(X, dtype=np.float32)
-        Y = as_targets(Y)
-        check_rows(X, Y, "RidgeCV.fit")
+    def fit(self, X, y, groups: np.ndarray | None = None, sample_weight=None) -> RidgeCV:
+        """Fit on X [n_samples, n_features] and y [n_samples] or [n_samples, n_targets];
+        ``groups`` keep groups together in the inner folds of a group splitter."""
+        X = check_features(self, X, reset=True)
+        Y, single = check_targets(self, y, len(X))
         self.device_ = resolve_device(self.device)
+        weights = check_weights(sample_weight, X, self.device_)
         alphas = torch.as_tensor(np.asarray(self.alphas, dtype=np.float32), device=self.device_)
         Xt = torch.as_tensor(X, device=self.device_)
-        bases = fold_bases(Xt, resolve_splits(self.cv, X, groups), self.fit_intercept)
-        x_mean = Xt.mean(0) if self.fit_intercept else torch.zeros_like(Xt[0])
-        U, s, V = thin_svd(Xt - x_mean)
+        bases = fold_bases(Xt, resolve_splits(self.cv, X, groups), self.fit_intercept, weights)
+        x_mean = weighted_mean(Xt, weights) if self.fit_intercept else torch.zeros_like(Xt[0])
+        U, s, V = thin_svd(scale_rows(Xt - x_mean, None if weights is None else weights.sqrt()))
         factors = s[:, None] / (s[:, None] ** 2 + alphas[None])  # [rank, n_alphas]
+        total = len(X) if weights is None else float(weights.sum())
 
         n_targets = Y.shape[1]
         self.alphas_ = np.empty(n_targets, dtype=np.float32)
@@ -216,23 +305,34 @@ class RidgeCV(RegressorMixin, BaseEstimator):
         invalid = np.zeros(n_targets, dtype=bool)
         for chunk in target_chunks(n_targets, self.target_chunk):
             Yc, invalid[chunk] = load_chunk(Y, chunk, self.device_)
-            sse = cv_sse(bases, Yc, alphas, self.fit_intercept)
+            sse = cv_sse(bases, Yc, alphas, self.fit_intercept, weights)
             best = sse.argmin(0)
-            coef, intercept = refit_targets(U, V, factors, Yc, best, x_mean, self.fit_intercept)
+            coef, intercept = refit_targets(U, V, factors, Yc, best, x_mean, self.fit_intercept,
+                                            weights)
             self.alphas_[chunk] = alphas[best].cpu().numpy()
-            self.cv_scores_[:, chunk] = (-sse / len(X)).cpu().numpy()
+            self.cv_scores_[:, chunk] = (-sse / total).cpu().numpy()
             self.coef_[chunk] = coef.T.cpu().numpy()
             self.intercept_[chunk] = intercept.cpu().numpy()
         warn_invalid(invalid, "RidgeCV.fit")
         self.coef_[invalid] = np.nan
         self.intercept_[invalid] = np.nan
         self.alphas_[invalid] = np.nan
+        if single:
+            self.coef_, self.intercept_ = self.coef_[0], self.intercept_[0]
+            self.alphas_, self.cv_scores_ = self.alphas_[0], self.cv_scores_[:, 0]
         return self
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        """Predicted responses [n_samples, n_targets], float64 (see predict_linear)."""
-        return predict_linear(X, self.coef_, self.intercept_)
+    def predict(self, X) -> np.ndarray:
+        """Predicted responses [n_samples, n_targets] ([n_samples] after a 1-D y), float64
+        (see predict_linear)."""
+        check_is_fitted(self)
+        return predict_linear(check_features(self, X, reset=False), self.coef_, self.intercept_)
 
-    def score(self, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    def score_targets(self, X, y, sample_weight=None) -> np.ndarray:
         """R² per target (as himalaya's ``score``), NaN for constant or NaN targets."""
-        return r2_score(np.asarray(as_targets(Y)), self.predict(X))
+        return targets_score(y, self.predict(X), sample_weight)
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """R², the uniform average over targets (scikit-learn's multi-output ``score``);
+        per-target values come from score_targets."""
+        return mean_score(self.score_targets(X, y, sample_weight))
