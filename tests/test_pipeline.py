@@ -214,7 +214,7 @@ def test_naturalistic_story_through_the_pipeline(env, tmp_path):
 RECORDED = Path(__file__).parent / "recorded"
 
 
-def test_demo_outputs_equal_those_recorded_before_the_restructuring(demo):
+def test_demo_outputs_equal_those_recorded(demo):
     """scores.tsv, the captioning summaries and the figure set of the demo, as recorded on
     2026-12-01 (before the restructuring of issue 17; scores re-recorded after the metrics of
     issue 20, which moved no demo value by more than 2e-7 and added the note column)."""
