@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import shutil
 import subprocess
 
@@ -93,6 +94,34 @@ def test_report_without_an_optional_stage_says_why(demo, env, tmp_path):
     shown = render(out, tmp_path / "shot.png")
     assert shown.failed == [] and shown.console == []
     assert all(i["complete"] and i["naturalWidth"] > 0 for i in shown.images)
+
+
+def test_a_value_left_out_shows_its_reason(demo, env, tmp_path):
+    """A 2V2 left out (as for a one-target ROI) is a dash in the scores table and one line with
+    its reason, not a number."""
+    from brainencode.analyses.scores import read_scores, write_scores
+
+    config_path, config, results = demo
+    scores = read_scores(results / "encoding" / "sub-01" / "scores.tsv")
+    left_out = (scores["roi"] == "LANG") & (scores["metric"] == "2v2")
+    scores.loc[left_out, "value"] = float("nan")
+    scores.loc[left_out, "note"] = "2V2 left out: planted for this test"
+    write_scores(scores, tmp_path / "scores.tsv")
+    assert read_scores(tmp_path / "scores.tsv")["note"].eq(scores["note"]).all()
+    out = tmp_path / "index.html"
+    validate_config(config, str(config_path))
+    result = subprocess.run(
+        ["brainencode", "report", "--config", json.dumps(config),
+         "--scores", str(tmp_path / "scores.tsv"), "--figures", str(results / "figures" / "sub-01"),
+         "--responses", str(results / "responses" / "main" / "sub-01.h5"),
+         "--benchmarks", str(results / "benchmarks"), "--out", str(out)],
+        env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    html = out.read_text()
+    assert "2v2 (sub-01; LANG): 2V2 left out: planted for this test." in html
+    rows = re.findall(r"<tr><td>sub-01</td><td>(\w+)</td>(.*?)</tr>", html, flags=re.S)
+    dashes = {roi: '<td class="num">—</td>' in row for roi, row in rows}
+    assert dashes["LANG"] and not dashes["EVC"]
 
 
 def _report_data(html: str, name: str) -> dict:
