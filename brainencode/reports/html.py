@@ -111,7 +111,10 @@ def _alignment(alignment_dir: Path | None) -> dict | None:
     if "minus_untrained" not in summary:  # no side had both a trained and untrained variant
         summary["minus_untrained"] = None
     summary = summary.astype(object).where(summary.notna(), None)
-    return {"summary": summary.to_dict("records"),
+    described = [c for c in ("tokenizer", "localized") if c in summary]
+    language = (summary[summary["side"] == "language"]
+                .drop_duplicates(["model", "trained"])[["model", "trained", *described]])
+    return {"summary": summary.to_dict("records"), "language": language.to_dict("records"),
             "figures": _figures(sorted(alignment_dir.glob("*.png")), ALIGNMENT_FIGURES)}
 
 

@@ -34,8 +34,9 @@ rule alignment_language:
         model=lambda wc: alignment_variants("language")[wc.variant][0],
         spec=lambda wc: as_json(alignment_variants("language")[wc.variant][1]),
         encoding=as_json(config["encoding"]),
-        fraction=lambda wc: ALIGNMENT["localizer"]["fraction"],
-        k=lambda wc: f"--k {ALIGNMENT['localizer']['k']}" if "k" in ALIGNMENT["localizer"] else "",
+        k=lambda wc: ALIGNMENT["localizer"]["k"],
+        fraction=lambda wc: (f"--fraction {ALIGNMENT['localizer']['fraction']}"
+                             if "fraction" in ALIGNMENT["localizer"] else ""),
         seed=lambda wc: ALIGNMENT["bootstrap"]["seed"],
     log:
         f"{RESULTS}/logs/alignment/language/{{variant}}.log",
@@ -52,7 +53,7 @@ rule alignment_language:
         "brainencode alignment language --model {params.model} --spec {params.spec} "
         "--localizer-stimuli {input.localizer} --localizer-features {input.localizer_features} "
         "--stimuli {input.stimuli} --features {input.features} --responses {input.targets} "
-        "--encoding {params.encoding} --fraction {params.fraction} {params.k} "
+        "--encoding {params.encoding} --k {params.k} {params.fraction} "
         "--seed {params.seed} --out-dir {output} > {log} 2>&1"
 
 

@@ -60,7 +60,8 @@ for side in ALIGNMENT_SIDES:
                                         in alignment_variants(side).items()}
 if "language" in ALIGNMENT:  # the localizer's sentences and nonwords, for the same variants
     STIMULUS_SETS["alignment-localizer"] = f"{RESULTS}/alignment/localizer_stimuli.tsv"
-    MODEL_SPECS["alignment-localizer"] = MODEL_SPECS["alignment-language"]
+    MODEL_SPECS["alignment-localizer"] = plan.localizer_specs(MODEL_SPECS["alignment-language"],
+                                                              ALIGNMENT["localizer"])
 
 
 def features_dir(stimset, model):

@@ -47,12 +47,13 @@ def language_targets(paths: list[str | Path]) -> tuple[np.ndarray, np.ndarray, l
 
 def language_variant(*, model: str, spec: dict, localizer_stimuli: Path, localizer_features: Path,
                      stimuli: Path, features: Path, responses: list[Path], encoding: dict,
-                     fraction: float, seed: int, out_dir: Path, k: int | None = None
+                     k: int, seed: int, out_dir: Path, fraction: float | None = None
                      ) -> pd.DataFrame:
     """Localize, then score localized, random and per-layer units on the language data.
 
-    The localizer keeps the top ``k`` units (or ``fraction`` of all units) by Welch t; the
-    random control draws as many units with ``seed`` plus the variant's seed.
+    The localizer keeps the top ``k`` units (or ``fraction`` of all units, when given) by
+    Welch t; the model entry's ``localize`` (k or fraction) replaces both. The random control
+    draws as many units with ``seed`` plus the variant's seed.
 
     Writes ``localizer.npz`` (t of every unit, the selected ones), ``predictions.npz`` (the
     out-of-fold predictions of every condition, the responses, their ceilings) and
@@ -66,7 +67,9 @@ def language_variant(*, model: str, spec: dict, localizer_stimuli: Path, localiz
     loc_meta, loc_layers = load_features(localizer_features)
     condition = read_stimuli(localizer_stimuli).set_index("stimulus_id").loc[
         loc_meta["stimulus_ids"], "condition"].to_numpy()
-    localizer = localize(loc_layers, loc_meta["layers"], condition, k, fraction)
+    own = spec.get("localize") or ({"fraction": fraction} if fraction is not None else {"k": k})
+    localizer = localize(loc_layers, loc_meta["layers"], condition, own.get("k"),
+                         own.get("fraction"))
     localizer.save(out_dir / "localizer.npz")
 
     meta, layers = load_features(features)
@@ -95,7 +98,10 @@ def language_variant(*, model: str, spec: dict, localizer_stimuli: Path, localiz
                      "r_normalized": float(np.nanmean(r / ceiling))
                      if np.isfinite(ceiling).any() else np.nan})
     scores = pd.DataFrame(rows)
-    write_variant(out_dir, variant_info(model, spec, name), scores, "predictions",
+    described = {"tokenizer": meta["provenance"].get("tokenizer", ""),
+                 "localized": f"{len(localizer.selected)} of {n_units} units"
+                              + (f" ({own['fraction']:.0%})" if "fraction" in own else "")}
+    write_variant(out_dir, variant_info(model, spec, name, **described), scores, "predictions",
                   {"y": Y, "ceiling": ceiling,
                    **{key.replace(":", "__"): value for key, value in predictions.items()}})
     return scores

@@ -1,9 +1,13 @@
 """Localize language-selective units in a model as neuroscientists localize the language network.
 
-After AlKhamissi et al. 2025 ("The LLM Language Network") and 2024 (SUMA): every unit of every
-block (the input embeddings left out) is tested for sentences > nonword strings with Welch's
-t-test over the localizer items, and the k units with the largest t are the model's "language
-network". k is a count or a fraction of all units.
+As brain-score/language's ``model_helpers/localize.py`` (after AlKhamissi et al. 2024, SUMA,
+and 2025, "The LLM Language Network"): each localizer item is read at its last token, after
+truncation to 12 tokens (BOS + 11; ``alignment.localizer.max_tokens``, applied when the
+features are extracted) so that sentences and nonwords have the same length; every read-out
+unit (every block's output, the input embeddings left out; SUMA's final-cycle norm and
+attention outputs) gets a Welch t for sentences > nonword strings, and the top k units over
+all of them are the model's "language network". k is a count (4096 by default, as Brain-Score
+for SUMA) or a fraction of all units.
 """
 
 from __future__ import annotations

@@ -132,7 +132,9 @@ def language_summary(dirs: list[str | Path], n_boot: int, seed: int
                 value, boot = _group_rows(np.array(values), np.array(boots).T, rng)
                 summary.append({"side": "language", "model": model, "trained": bool(trained),
                                 "condition": condition, "metric": metric, "value": value,
-                                "n_seeds": len(part), "boot": boot})
+                                "n_seeds": len(part), "boot": boot,
+                                "tokenizer": part["tokenizer"].iloc[0],
+                                "localized": part["localized"].iloc[0]})
     return _finish(summary), pd.DataFrame(layer_rows)
 
 

@@ -2,11 +2,12 @@
 that writes and reads them.
 
 ``<results>/alignment/<side>/variants/<variant>/`` holds ``variant.json`` (variant, model,
-family, trained, seed; written last), ``scores.tsv`` (language: condition, layer, n_units, r,
-r_normalized; vision: layer, metric, value), and the arrays the summary bootstraps:
-``predictions.npz`` (language: y, ceiling and one out-of-fold prediction per condition) or
-``model_rdms.npz`` (vision: layers, stimulus_ids, one RDM per layer). The localizer's own
-``localizer.npz`` is written by analyses.alignment.localizer.
+family, trained, seed; language also the tokenizer and the localized units; written last),
+``scores.tsv`` (language: condition, layer, n_units, r, r_normalized; vision: layer, metric,
+value), and the arrays the summary bootstraps: ``predictions.npz`` (language: y, ceiling and
+one out-of-fold prediction per condition) or ``model_rdms.npz`` (vision: layers,
+stimulus_ids, one RDM per layer). The localizer's own ``localizer.npz`` is written by
+analyses.alignment.localizer.
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ from brainencode.errors import BrainencodeError
 INFO = "variant.json"
 
 
-def variant_info(model: str, spec: dict, name: str) -> dict:
-    """What the summary needs to pair variants: the model, trained or not, the seed."""
+def variant_info(model: str, spec: dict, name: str, **described: str) -> dict:
+    """What the summary needs to pair variants: the model, trained or not, the seed; and what
+    the report shows about the variant (``described``: tokenizer, localized units)."""
     return {"variant": name, "model": model, "family": spec["family"],
-            "trained": spec["trained"], "seed": None if spec["trained"] else spec["seed"]}
+            "trained": spec["trained"], "seed": None if spec["trained"] else spec["seed"],
+            **described}
 
 
 def write_variant(folder: Path, info: dict, scores: pd.DataFrame, arrays_name: str,
