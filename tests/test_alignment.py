@@ -112,7 +112,10 @@ def test_suma_alignment_example_on_real_data(env, tmp_path):
     assert best.loc[True, "value"] > best.loc[False, "value"]
     assert best.loc[True, "minus_untrained_ci_low"] > 0
     assert set(summary["condition"]) == {"localized", "random", "all units, best layer",
-                                         "best layer"}
+                                         "best layer", "baseline"}
+    baseline = summary[summary["condition"] == "baseline"]
+    assert len(baseline) == 1 and baseline["model"].iloc[0] == "word count"
+    assert best.loc[True, "value"] > baseline["value"].iloc[0]  # MiniLM beats counting words
     for figure in ("alignment_language.png", "alignment_vision.png", "alignment_layers.png"):
         assert (out / figure).stat().st_size > 10_000
 

@@ -112,7 +112,7 @@ def _alignment(alignment_dir: Path | None) -> dict | None:
         summary["minus_untrained"] = None
     summary = summary.astype(object).where(summary.notna(), None)
     described = [c for c in ("tokenizer", "localized") if c in summary]
-    language = (summary[summary["side"] == "language"]
+    language = (summary[(summary["side"] == "language") & (summary["condition"] != "baseline")]
                 .drop_duplicates(["model", "trained"])[["model", "trained", *described]])
     return {"summary": summary.to_dict("records"), "language": language.to_dict("records"),
             "figures": _figures(sorted(alignment_dir.glob("*.png")), ALIGNMENT_FIGURES)}

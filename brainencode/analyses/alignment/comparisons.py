@@ -45,6 +45,17 @@ def language_targets(paths: list[str | Path]) -> tuple[np.ndarray, np.ndarray, l
     return np.concatenate(data, 1), np.concatenate(ceilings), ids
 
 
+def word_counts(stimuli: Path, ids: list[str]) -> np.ndarray:
+    """The baseline design [n_stimuli, 1]: each sentence's number of words (whitespace-split
+    ``text``), a predictor of sentence-level language responses that needs no model (the
+    baseline of Schrimpf et al. 2021 and AlKhamissi et al. 2024)."""
+    table = read_stimuli(stimuli).set_index("stimulus_id")
+    if "text" not in table.columns:
+        raise BrainencodeError(f"{stimuli}: text: expected the sentences' text for the word-count "
+                               "baseline")
+    return table.loc[ids, "text"].str.split().str.len().to_numpy(np.float32)[:, None]
+
+
 def language_variant(*, model: str, spec: dict, localizer_stimuli: Path, localizer_features: Path,
                      stimuli: Path, features: Path, responses: list[Path], encoding: dict,
                      k: int, seed: int, out_dir: Path, fraction: float | None = None
@@ -55,8 +66,9 @@ def language_variant(*, model: str, spec: dict, localizer_stimuli: Path, localiz
     Welch t; the model entry's ``localize`` (k or fraction) replaces both. The random control
     draws as many units with ``seed`` plus the variant's seed.
 
-    Writes ``localizer.npz`` (t of every unit, the selected ones), ``predictions.npz`` (the
-    out-of-fold predictions of every condition, the responses, their ceilings) and
+    The word-count baseline (word_counts) is fitted the same way. Writes ``localizer.npz`` (t
+    of every unit, the selected ones), ``predictions.npz`` (the out-of-fold predictions of
+    every condition, the responses, their ceilings) and
     ``scores.tsv`` (condition, layer, r = mean over targets of the Pearson r between
     out-of-fold predictions and responses, r_normalized = r / ceiling per target).
     """
@@ -85,6 +97,7 @@ def language_variant(*, model: str, spec: dict, localizer_stimuli: Path, localiz
                                         np.sort(rng.choice(n_units, len(localizer.selected),
                                                            replace=False)))}
     designs |= {f"layer:{layer}": layers[layer] for layer in meta["layers"]}
+    designs["word_count"] = word_counts(stimuli, ids)
     alphas = alpha_grid(encoding)
     predictions, rows = {}, []
     for key, X in designs.items():

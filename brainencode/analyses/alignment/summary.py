@@ -98,11 +98,12 @@ def language_summary(dirs: list[str | Path], n_boot: int, seed: int
                      ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per model, trained and untrained, per condition (localized units, k random units, all
     units of the best layer): mean over targets of the out-of-fold Pearson r (divided by each
-    target's ceiling when there is one), with bootstrap CIs; and the per-layer values."""
+    target's ceiling when there is one), with bootstrap CIs; one row for the word-count
+    baseline (model "word count"); and the per-layer values."""
     variants = read_variants(dirs)
     rng = np.random.default_rng(seed)
     layer_rows, summary = [], []
-    index = None
+    index = baseline = None
     for model, group in variants.groupby("model", sort=False):
         for trained, part in group.groupby("trained", sort=False):
             per_condition: dict[str, tuple[list, list]] = {}
@@ -128,6 +129,15 @@ def language_summary(dirs: list[str | Path], n_boot: int, seed: int
                     values.append(value)
                     boots.append(boot)
             metric = str(Metric.R_NORMALIZED if np.isfinite(ceiling).any() else Metric.R)
+            if baseline is None and "word_count" in f:
+                scale = ceiling if np.isfinite(ceiling).any() else 1.0
+                prediction = f["word_count"]
+                baseline = {"side": "language", "model": "word count", "trained": True,
+                            "condition": "baseline", "metric": metric,
+                            "value": np.nanmean(pearson_r(y, prediction) / scale),
+                            "n_seeds": 0, "tokenizer": "", "localized": "",
+                            "boot": np.array([np.nanmean(pearson_r(y[i], prediction[i]) / scale)
+                                              for i in index])}
             for condition, (values, boots) in per_condition.items():
                 value, boot = _group_rows(np.array(values), np.array(boots).T, rng)
                 summary.append({"side": "language", "model": model, "trained": bool(trained),
@@ -135,6 +145,8 @@ def language_summary(dirs: list[str | Path], n_boot: int, seed: int
                                 "n_seeds": len(part), "boot": boot,
                                 "tokenizer": part["tokenizer"].iloc[0],
                                 "localized": part["localized"].iloc[0]})
+    if baseline is not None:  # the same design for every variant: one row
+        summary.append(baseline)
     return _finish(summary), pd.DataFrame(layer_rows)
 
 
