@@ -116,15 +116,24 @@ def test_suma_alignment_example_on_real_data(env, tmp_path):
     baseline = summary[summary["condition"] == "baseline"]
     assert len(baseline) == 1 and baseline["model"].iloc[0] == "word count"
     assert best.loc[True, "value"] > baseline["value"].iloc[0]  # MiniLM beats counting words
-    for figure in ("alignment_language.png", "alignment_vision.png", "alignment_layers.png"):
+    for figure in ("alignment_language.png", "alignment_vision.png", "alignment_layers.png",
+                   "alignment_landmarks.png"):
         assert (out / figure).stat().st_size > 10_000
+    landmarks = pd.read_csv(out / "landmarks.tsv", sep="\t")
+    print(landmarks.to_string())
+    assert set(landmarks["measure"]) == {"S", "W", "J", "N", "S-J", "W-N", "S-W", "J-N"}
+    assert set(landmarks["model"]) == {"minilm", "suma"}
+    trained = landmarks[(landmarks["model"] == "minilm") & landmarks["trained"]]
+    assert (trained["ci_low"] <= trained["value"]).all()
+    assert (trained["value"] <= trained["ci_high"]).all()
 
     # The report shows the stage: its table and figures, loaded in a real browser.
     chromium_or_skip()
     shown = render(tmp_path / "results" / "report" / "index.html", tmp_path / "report.png")
     assert shown.failed == [] and shown.console == []
     alts = {image["alt"] for image in shown.images if image["naturalWidth"] > 100}
-    assert {"alignment language", "alignment vision", "alignment layers"} <= alts
+    assert {"alignment language", "alignment vision", "alignment layers",
+            "alignment landmarks"} <= alts
     assert "target bars" in {a.split(": ", 1)[-1] for a in alts}  # table data: no locations
 
 
@@ -165,3 +174,38 @@ def test_truncated_text_features_read_the_twelfth_token(tmp_path):
     _, whole = load_features(tmp_path / "whole")
     assert not np.allclose(cut["layer06"][0], whole["layer06"][0])  # the long item was cut
     np.testing.assert_allclose(cut["layer06"][1], whole["layer06"][1], rtol=1e-5, atol=1e-6)
+
+
+def test_landmark_items_and_cross_validated_responses():
+    """W is each sentence's words shuffled, J keeps its function words and replaces the rest by
+    nonwords; units localized on one half of the items score the other half, and planted
+    sentence-selective units give S > N there."""
+    from brainencode.analyses.alignment.localizer import landmark_responses
+    from brainencode.analyses.alignment.localizer_stimuli import (
+        FUNCTION_WORDS,
+        generate_localizer,
+        landmark_items,
+    )
+
+    table = landmark_items(generate_localizer(n_per_condition=40, seed=0), seed=1)
+    assert table["condition"].value_counts().to_dict() == {
+        "sentence": 40, "nonword": 40, "word-list": 40, "jabberwocky": 40}
+    by_item = table.set_index(["condition", "item"])["text"]
+    for item in range(40):
+        sentence = by_item["sentence", item].split()
+        assert sorted(by_item["word-list", item].split()) == sorted(sentence)
+        jabberwocky = by_item["jabberwocky", item].split()
+        assert len(jabberwocky) == len(sentence)
+        for word, new in zip(sentence, jabberwocky, strict=True):
+            assert (new == word) == (word in FUNCTION_WORDS)
+    rng = np.random.default_rng(0)
+    condition = table["condition"].to_numpy()
+    drive = {"sentence": 2.0, "word-list": 1.0, "jabberwocky": 1.0, "nonword": 0.0}
+    units = rng.standard_normal((len(table), 50))
+    units[:, :5] += np.array([drive[c] for c in condition])[:, None]  # 5 language units
+    scored_condition, scored_item, response = landmark_responses(
+        {"layer01": units}, ["layer01"], condition, table["item"].to_numpy(), k=5)
+    assert len(response) == len(table)  # every item scored once, by the other half's units
+    mean = {c: response[scored_condition == c].mean() for c in drive}
+    assert mean["sentence"] > mean["word-list"] > mean["nonword"]
+    assert mean["sentence"] > mean["jabberwocky"] > mean["nonword"]

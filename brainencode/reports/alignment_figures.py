@@ -11,7 +11,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from brainencode.analyses.alignment.summary import read_summary  # noqa: E402
+from brainencode.analyses.alignment.summary import (  # noqa: E402
+    LANDMARK_CONDITIONS,
+    read_landmarks,
+    read_summary,
+)
 from brainencode.analyses.scores import Metric  # noqa: E402
 
 COLOURS = {True: "#1f77b4", False: "#ff7f0e"}
@@ -90,4 +94,32 @@ def alignment_figures(summary_dir: Path, out_dir: Path) -> list[Path]:
     paths.append(out_dir / "alignment_layers.png")
     fig.savefig(paths[-1], dpi=110)
     plt.close(fig)
+    landmarks = read_landmarks(summary_dir)
+    if not landmarks.empty:
+        paths.append(landmark_figure(landmarks, out_dir / "alignment_landmarks.png"))
     return paths
+
+
+def landmark_figure(landmarks: pd.DataFrame, path: Path) -> Path:
+    """Bars of S, W, J, N per model variant (trained, untrained), 95% CIs."""
+    responses = landmarks[landmarks["kind"] == "response"]
+    groups = list(dict.fromkeys(zip(responses["model"], responses["trained"], strict=True)))
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.8 * len(groups) + 2), 4.2))
+    width = 0.8 / len(LANDMARK_CONDITIONS)
+    for c, (key, name) in enumerate(LANDMARK_CONDITIONS.items()):
+        part = responses[responses["measure"] == key].set_index(["model", "trained"])
+        rows = part.loc[groups]
+        ax.bar(np.arange(len(groups)) + (c - 1.5) * width, rows["value"], width,
+               yerr=np.array([rows["value"] - rows["ci_low"], rows["ci_high"] - rows["value"]]),
+               capsize=2, label=f"{key}: {name}")
+    ax.set_xticks(range(len(groups)),
+                  [f"{m}\n{LABELS[bool(t)]}" for m, t in groups], fontsize=8)
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_ylabel("localized units' response (z, mean over units)", fontsize=9)
+    ax.set_title("Landmark conditions of Fedorenko et al. 2010 (95% CI over items and seeds)",
+                 fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

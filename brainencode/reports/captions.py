@@ -59,6 +59,12 @@ ALIGNMENT_FIGURES = {
         "RDMs, trained and untrained (mean over seeds), with 95% bootstrap intervals over "
         "stimuli and seeds; the grey band is the inter-subject noise ceiling (lower and upper "
         "bound, Nili et al. 2014)."),
+    "alignment_landmarks": (
+        "The localized language units' mean response (z-scored, mean over units) to sentences "
+        "(S), word lists (W), Jabberwocky (J) and nonword strings (N), the conditions of "
+        "Fedorenko et al. 2010, for each model trained and untrained; units localized on half "
+        "of the items and measured on the other half (both ways); 95% bootstrap intervals over "
+        "items and seeds. The human language network responds S > W, J > N."),
     "alignment_layers": (
         "Layer-wise alignment of every model: all units of each layer on the language data "
         "(Pearson r) and each layer's RDM against the subjects' RDMs (Spearman); untrained "

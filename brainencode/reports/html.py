@@ -12,7 +12,7 @@ import pandas as pd
 import yaml
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from brainencode.analyses.alignment.summary import read_summary
+from brainencode.analyses.alignment.summary import read_landmarks, read_summary
 from brainencode.analyses.captioning.files import read_summary as read_captioning_summary
 from brainencode.analyses.scores import Metric, read_scores
 from brainencode.datasets.images import image_data_url
@@ -115,7 +115,20 @@ def _alignment(alignment_dir: Path | None) -> dict | None:
     language = (summary[(summary["side"] == "language") & (summary["condition"] != "baseline")]
                 .drop_duplicates(["model", "trained"])[["model", "trained", *described]])
     return {"summary": summary.to_dict("records"), "language": language.to_dict("records"),
+            "landmarks": _landmarks(read_landmarks(alignment_dir)),
             "figures": _figures(sorted(alignment_dir.glob("*.png")), ALIGNMENT_FIGURES)}
+
+
+def _landmarks(landmarks: pd.DataFrame) -> list[dict]:
+    """Per language model variant: each condition's and contrast's value with its CI, and
+    whether the human ordering holds."""
+    rows = []
+    for (model, trained), part in landmarks.groupby(["model", "trained"], sort=False) \
+            if not landmarks.empty else []:
+        measures = {r.measure: (r.value, r.ci_low, r.ci_high) for r in part.itertuples()}
+        rows.append({"model": model, "trained": bool(trained), "measures": measures,
+                     "human_ordering": part["human_ordering"].iloc[0]})
+    return rows
 
 
 def _captioning(captioning_dirs: list[Path], stimuli: Path | None, bank: Path | None

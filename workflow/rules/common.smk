@@ -121,8 +121,10 @@ def alignment_targets(side):
 
 
 def alignment_figure_paths():
-    """The summary's figures: one of bars per side that runs, and the layer-wise curves."""
+    """The summary's figures: one of bars per side that runs, the layer-wise curves, and the
+    landmark conditions of the language side."""
     names = [*ALIGNMENT_SIDES, "layers"] if ALIGNMENT_SIDES else []
+    names += ["landmarks"] if "language" in ALIGNMENT_SIDES else []
     return {name: f"{RESULTS}/alignment/summary/alignment_{name}.png" for name in names}
 
 

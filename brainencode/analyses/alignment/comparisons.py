@@ -15,7 +15,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from brainencode.analyses.alignment.localizer import localize, selected_units
+from brainencode.analyses.alignment.localizer import (
+    landmark_responses,
+    localize,
+    selected_units,
+)
 from brainencode.analyses.alignment.variants import variant_info, write_variant
 from brainencode.analyses.layer_scores import stimulus_groups
 from brainencode.analyses.rsa import compare, correlation_rdm, subject_rdms
@@ -68,7 +72,8 @@ def language_variant(*, model: str, spec: dict, localizer_stimuli: Path, localiz
 
     The word-count baseline (word_counts) is fitted the same way. Writes ``localizer.npz`` (t
     of every unit, the selected ones), ``predictions.npz`` (the out-of-fold predictions of
-    every condition, the responses, their ceilings) and
+    every condition, the responses, their ceilings, and the landmark responses of
+    localizer.landmark_responses) and
     ``scores.tsv`` (condition, layer, r = mean over targets of the Pearson r between
     out-of-fold predictions and responses, r_normalized = r / ceiling per target).
     """
@@ -77,12 +82,16 @@ def language_variant(*, model: str, spec: dict, localizer_stimuli: Path, localiz
     name = out_dir.name
     device = encoding["device"]
     loc_meta, loc_layers = load_features(localizer_features)
-    condition = read_stimuli(localizer_stimuli).set_index("stimulus_id").loc[
-        loc_meta["stimulus_ids"], "condition"].to_numpy()
+    items = read_stimuli(localizer_stimuli).set_index("stimulus_id").loc[loc_meta["stimulus_ids"]]
+    condition = items["condition"].to_numpy()
     own = spec.get("localize") or ({"fraction": fraction} if fraction is not None else {"k": k})
     localizer = localize(loc_layers, loc_meta["layers"], condition, own.get("k"),
                          own.get("fraction"))
     localizer.save(out_dir / "localizer.npz")
+    landmarks = dict(zip(("landmark_condition", "landmark_item", "landmark_response"),
+                         landmark_responses(loc_layers, loc_meta["layers"], condition,
+                                            items["item"].astype(int).to_numpy(), own.get("k"),
+                                            own.get("fraction")), strict=True))
 
     meta, layers = load_features(features)
     Y, ceiling, ids = language_targets(responses)
@@ -115,7 +124,7 @@ def language_variant(*, model: str, spec: dict, localizer_stimuli: Path, localiz
                  "localized": f"{len(localizer.selected)} of {n_units} units"
                               + (f" ({own['fraction']:.0%})" if "fraction" in own else "")}
     write_variant(out_dir, variant_info(model, spec, name, **described), scores, "predictions",
-                  {"y": Y, "ceiling": ceiling,
+                  {"y": Y, "ceiling": ceiling, **landmarks,
                    **{key.replace(":", "__"): value for key, value in predictions.items()}})
     return scores
 

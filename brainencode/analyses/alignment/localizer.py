@@ -93,3 +93,31 @@ def selected_units(layers: dict[str, np.ndarray], localizer: Localizer,
     in the localizer's order, for any stimuli."""
     all_units = np.concatenate([layers[name] for name in localizer.layers], axis=1)
     return all_units[:, localizer.selected if units is None else units]
+
+
+def landmark_responses(layers: dict[str, np.ndarray], names: list[str], condition: np.ndarray,
+                       item: np.ndarray, k: int | None = None, fraction: float | None = None
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The language units' response to every item of S, W, J and N (Fedorenko et al. 2010;
+    AlKhamissi et al. 2024, fig. 2): per item, the mean over the localized units of each unit's
+    activation, z-scored over the localizing items. Cross-validated as in the fMRI studies, so
+    that S and N are not scored on the items that selected the units: the units are localized
+    on the items of one parity (sentences > nonwords, as ``localize``) and measured on the
+    others, then the other way round. Returns condition, item and response per scored row."""
+    condition, item = np.asarray(condition, dtype=str), np.asarray(item)
+    searched = localizer_layers(names)
+    units = np.concatenate([layers[name] for name in searched], axis=1)
+    localizing = np.isin(condition, ["sentence", "nonword"])
+    out_condition, out_item, out_response = [], [], []
+    for half in (0, 1):
+        train = localizing & (item % 2 != half)
+        test = item % 2 == half
+        chosen = localize({name: layers[name][train] for name in searched}, searched,
+                          condition[train], k, fraction).selected
+        selected = units[:, chosen]
+        mean, std = selected[train].mean(0), selected[train].std(0)
+        z = (selected[test] - mean) / np.where(std > 0, std, 1.0)
+        out_condition.append(condition[test])
+        out_item.append(item[test])
+        out_response.append(z.mean(1))
+    return np.concatenate(out_condition), np.concatenate(out_item), np.concatenate(out_response)

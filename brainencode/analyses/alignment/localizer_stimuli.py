@@ -5,6 +5,11 @@ Brain-Score language): 10 files of 48 rows, each row 12 words (columns stim2..st
 condition in stim14 (S: sentence, N: nonword string), 240 of each, lowercased as in AlKhamissi
 et al. 2025. Users without those files get a generated set of the same shape: 12-word sentences
 from a small grammar, and strings of 12 pronounceable nonwords (English-like syllables).
+
+Beside S and N, the table holds the other two conditions of Fedorenko et al. 2010, derived from
+each sentence (landmark_items): W, a word list (the sentence's words in a shuffled order), and
+J, Jabberwocky (its content words replaced by pronounceable nonwords, its function words
+kept). ``item`` numbers the sentences (and their W and J) and, apart, the nonword strings.
 """
 
 from __future__ import annotations
@@ -19,6 +24,15 @@ from brainencode.errors import BrainencodeError
 
 N_WORDS = 12
 CONDITIONS = {"S": "sentence", "N": "nonword"}
+LANDMARKS = {"S": "sentence", "W": "word-list", "J": "jabberwocky", "N": "nonword"}
+# English closed-class words, kept in Jabberwocky (Fedorenko et al. 2010)
+FUNCTION_WORDS = set("""a an the this that these those some any no every each all both of to in
+on at by for with from into onto over under after before about above below between through
+during without within near behind beside across inside past and or but nor so yet if then than
+because while when where whether as not very too also just only i you he she it we they me him
+her us them my your his its our their mine yours hers ours theirs who whom whose which what is
+are was were be been being am has have had do does did will would shall should can could may
+might must there here up out off down again once""".split())
 
 
 def read_fedorenko2010(folder: str | Path) -> pd.DataFrame:
@@ -93,8 +107,31 @@ def generate_localizer(n_per_condition: int = 240, seed: int = 0) -> pd.DataFram
     return pd.DataFrame(rows)
 
 
+def landmark_items(table: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """The localizer table with ``item`` and, per sentence, its word list (W: the words
+    shuffled) and its Jabberwocky (J: content words -> pronounceable nonwords, function words
+    kept), seeded."""
+    rng = np.random.default_rng(seed)
+    table = table.copy()
+    table["item"] = table.groupby("condition").cumcount()
+    sentences = table[table["condition"] == "sentence"]
+    real = {w for text in sentences["text"] for w in text.split()}
+    rows = []
+    for row in sentences.itertuples(index=False):
+        words = row.text.split()
+        shuffled = list(rng.permutation(words))
+        jabberwocky = [w if w in FUNCTION_WORDS else _nonword(rng, real) for w in words]
+        rows += [{"stimulus_id": f"{row.stimulus_id}_W", "modality": "text",
+                  "text": " ".join(shuffled), "condition": "word-list", "item": row.item},
+                 {"stimulus_id": f"{row.stimulus_id}_J", "modality": "text",
+                  "text": " ".join(jabberwocky), "condition": "jabberwocky", "item": row.item}]
+    return pd.concat([table, pd.DataFrame(rows)], ignore_index=True)
+
+
 def write_localizer_stimuli(*, out: Path, source: str, seed: int) -> pd.DataFrame:
-    """The localizer's stimuli table: from the Fedorenko 2010 folder, or 'generated'."""
+    """The localizer's stimuli table: from the Fedorenko 2010 folder, or 'generated'; with the
+    derived word lists and Jabberwocky of the landmark conditions."""
     table = generate_localizer(seed=seed) if source == "generated" else read_fedorenko2010(source)
+    table = landmark_items(table, seed)
     write_stimuli_table(table, out)
     return table

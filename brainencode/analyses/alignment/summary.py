@@ -25,7 +25,11 @@ from brainencode.analyses.rsa import noise_ceiling, subject_rdms
 from brainencode.analyses.scores import Metric
 from brainencode.encoders.metrics import pearson_r
 
-SUMMARY, LAYERS = "summary.tsv", "layers.tsv"
+SUMMARY, LAYERS, LANDMARKS = "summary.tsv", "layers.tsv", "landmarks.tsv"
+# the conditions of Fedorenko et al. 2010 and the contrasts of AlKhamissi et al. 2024 (fig. 2)
+LANDMARK_CONDITIONS = {"S": "sentence", "W": "word-list", "J": "jabberwocky", "N": "nonword"}
+CONTRASTS = {"S-J": ("S", "J", "lexical"), "W-N": ("W", "N", "lexical"),
+             "S-W": ("S", "W", "syntactic"), "J-N": ("J", "N", "syntactic")}
 
 
 def _interval(draws: np.ndarray) -> tuple[float, float]:
@@ -150,6 +154,48 @@ def language_summary(dirs: list[str | Path], n_boot: int, seed: int
     return _finish(summary), pd.DataFrame(layer_rows)
 
 
+def landmark_summary(dirs: list[str | Path], n_boot: int, seed: int) -> pd.DataFrame:
+    """Per language model, trained and untrained: the localized units' mean response to S, W,
+    J and N and the lexical (S-J, W-N) and syntactic (S-W, J-N) contrasts, mean over items and
+    seeds with 95% bootstrap intervals over items (resampled within each condition) and seeds;
+    ``human_ordering`` says whether all four contrasts are positive as in the human language
+    network (Fedorenko et al. 2010): "yes" (every interval above 0), "in point estimates", or
+    "no"."""
+    variants = read_variants(dirs)
+    rng = np.random.default_rng(seed)
+    rows = []
+    for (model, trained), part in variants.groupby(["model", "trained"], sort=False):
+        values, boots = [], []
+        for folder in part["dir"]:
+            f = read_arrays(folder, "predictions")
+            if "landmark_condition" not in f:
+                return pd.DataFrame()
+            per = {key: f["landmark_response"][f["landmark_condition"] == name]
+                   for key, name in LANDMARK_CONDITIONS.items()}
+            values.append({key: r.mean() for key, r in per.items()})
+            boots.append({key: r[rng.integers(0, len(r), (n_boot, len(r)))].mean(1)
+                          for key, r in per.items()})
+        picks = rng.integers(0, len(values), (n_boot, len(values)))
+        point = {key: np.mean([v[key] for v in values]) for key in LANDMARK_CONDITIONS}
+        draws = {key: np.take_along_axis(np.stack([b[key] for b in boots], 1), picks, 1).mean(1)
+                 for key in LANDMARK_CONDITIONS}
+        for key, (a, b, _) in CONTRASTS.items():
+            point[key], draws[key] = point[a] - point[b], draws[a] - draws[b]
+        intervals = {key: _interval(draw) for key, draw in draws.items()}
+        if all(intervals[key][0] > 0 for key in CONTRASTS):
+            ordering = "yes"
+        elif all(point[key] > 0 for key in CONTRASTS):
+            ordering = "in point estimates"
+        else:
+            ordering = "no"
+        rows += [{"model": model, "trained": bool(trained), "n_seeds": len(part),
+                  "measure": key, "kind": CONTRASTS[key][2] if key in CONTRASTS else "response",
+                  "value": float(point[key]), "ci_low": intervals[key][0],
+                  "ci_high": intervals[key][1], "human_ordering": ordering}
+                 for key in point]
+    return pd.DataFrame(rows)
+
+
 def _finish(summary: list[dict]) -> pd.DataFrame:
     """CIs from the draws, and for each trained row the difference from its untrained twin
     with its CI and the fraction of draws where trained is not better (a one-sided p)."""
@@ -171,8 +217,8 @@ def _finish(summary: list[dict]) -> pd.DataFrame:
 
 def write_summary(*, out_dir: Path, n_boot: int, seed: int, language: list[Path] = (),
                   vision: list[Path] = (), rdms: list[Path] = ()) -> pd.DataFrame:
-    """summary.tsv and layers.tsv of every side that ran (the figures are a step of their own,
-    reports.alignment_figures)."""
+    """summary.tsv and layers.tsv of every side that ran, and landmarks.tsv of the language
+    side (the figures are a step of their own, reports.alignment_figures)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     tables, layers = [], []
@@ -180,6 +226,8 @@ def write_summary(*, out_dir: Path, n_boot: int, seed: int, language: list[Path]
         table, per_layer = language_summary(language, n_boot, seed)
         tables.append(table)
         layers.append(per_layer)
+        landmark_summary(language, n_boot, seed).to_csv(out_dir / LANDMARKS, sep="\t",
+                                                        index=False)
     if vision:
         table, per_layer = vision_summary(vision, rdms, n_boot, seed)
         tables.append(table)
@@ -195,3 +243,11 @@ def read_summary(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """summary.tsv and layers.tsv of a summary folder written by write_summary."""
     folder = Path(folder)
     return (pd.read_csv(folder / SUMMARY, sep="\t"), pd.read_csv(folder / LAYERS, sep="\t"))
+
+
+def read_landmarks(folder: str | Path) -> pd.DataFrame:
+    """landmarks.tsv of a summary folder (empty when no language side ran)."""
+    path = Path(folder) / LANDMARKS
+    if not path.is_file() or path.stat().st_size <= 1:
+        return pd.DataFrame()
+    return pd.read_csv(path, sep="\t")

@@ -4,8 +4,9 @@ that writes and reads them.
 ``<results>/alignment/<side>/variants/<variant>/`` holds ``variant.json`` (variant, model,
 family, trained, seed; language also the tokenizer and the localized units; written last),
 ``scores.tsv`` (language: condition, layer, n_units, r, r_normalized; vision: layer, metric,
-value), and the arrays the summary bootstraps: ``predictions.npz`` (language: y, ceiling and
-one out-of-fold prediction per condition) or ``model_rdms.npz`` (vision: layers,
+value), and the arrays the summary bootstraps: ``predictions.npz`` (language: y, ceiling, one
+out-of-fold prediction per condition, and the landmark_condition, landmark_item and
+landmark_response of the localized units) or ``model_rdms.npz`` (vision: layers,
 stimulus_ids, one RDM per layer). The localizer's own ``localizer.npz`` is written by
 analyses.alignment.localizer.
 """
