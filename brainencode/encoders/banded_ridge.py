@@ -152,8 +152,7 @@ class BandedRidgeCV(RidgeTags, RegressorMixin, BaseEstimator):
                                weights)
             for chunk in target_chunks(n_targets, self.target_chunk):
                 Yc, invalid[chunk] = load_chunk(Y, chunk, self.device_)
-                sse, alpha_index = cv_sse(bases, Yc, alphas, self.fit_intercept,
-                                          weights).min(0)
+                sse, alpha_index = cv_sse(bases, Yc, alphas, self.fit_intercept).min(0)
                 sse = sse.cpu()
                 better = sse < best_sse[chunk]
                 best_sse[chunk] = torch.where(better, sse, best_sse[chunk])

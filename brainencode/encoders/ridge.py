@@ -95,6 +95,7 @@ class FoldBasis:
     s: torch.Tensor
     A: torch.Tensor  # centred (and row-scaled) validation features @ V
     weights: torch.Tensor | None = None  # of the training rows
+    val_scale: torch.Tensor | None = None  # sqrt of the validation rows' weights
 
 
 def fold_bases(X: torch.Tensor, splits: list[tuple[np.ndarray, np.ndarray]],
@@ -105,18 +106,19 @@ def fold_bases(X: torch.Tensor, splits: list[tuple[np.ndarray, np.ndarray]],
         val_t = torch.as_tensor(val, device=X.device)
         Xtr, Xval = X[train_t], X[val_t]
         w_train = None if weights is None else weights[train_t]
+        val_scale = None if weights is None else weights[val_t].sqrt()
         if fit_intercept:
             mean = weighted_mean(Xtr, w_train)
             Xtr, Xval = Xtr - mean, Xval - mean
         if weights is not None:
-            Xtr, Xval = scale_rows(Xtr, w_train.sqrt()), scale_rows(Xval, weights[val_t].sqrt())
+            Xtr, Xval = scale_rows(Xtr, w_train.sqrt()), scale_rows(Xval, val_scale)
         U, s, V = thin_svd(Xtr)
-        bases.append(FoldBasis(train_t, val_t, U, s, Xval @ V, w_train))
+        bases.append(FoldBasis(train_t, val_t, U, s, Xval @ V, w_train, val_scale))
     return bases
 
 
 def cv_sse(bases: list[FoldBasis], Y: torch.Tensor, alphas: torch.Tensor,
-           fit_intercept: bool, weights: torch.Tensor | None = None) -> torch.Tensor:
+           fit_intercept: bool) -> torch.Tensor:
     """Summed (weighted) squared validation error over folds, [n_alphas, n_targets] (float64).
 
     One GEMM per fold and alpha, with the subtraction fused into it (addmm), so the cost is
@@ -127,9 +129,8 @@ def cv_sse(bases: list[FoldBasis], Y: torch.Tensor, alphas: torch.Tensor,
         Ytr, Yval = Y[fold.train], Y[fold.val]
         if fit_intercept:
             Yval = Yval - weighted_mean(Ytr, fold.weights)
-        if weights is not None:
-            Ytr, Yval = scale_rows(Ytr, fold.weights.sqrt()), scale_rows(Yval,
-                                                                         weights[fold.val].sqrt())
+        if fold.weights is not None:
+            Ytr, Yval = scale_rows(Ytr, fold.weights.sqrt()), scale_rows(Yval, fold.val_scale)
         UtY = fold.U.T @ Ytr
         for a, alpha in enumerate(alphas):
             residual = torch.addmm(Yval, fold.A * (fold.s / (fold.s**2 + alpha)), UtY, alpha=-1)
@@ -305,7 +306,7 @@ class RidgeCV(RidgeTags, RegressorMixin, BaseEstimator):
         invalid = np.zeros(n_targets, dtype=bool)
         for chunk in target_chunks(n_targets, self.target_chunk):
             Yc, invalid[chunk] = load_chunk(Y, chunk, self.device_)
-            sse = cv_sse(bases, Yc, alphas, self.fit_intercept, weights)
+            sse = cv_sse(bases, Yc, alphas, self.fit_intercept)
             best = sse.argmin(0)
             coef, intercept = refit_targets(U, V, factors, Yc, best, x_mean, self.fit_intercept,
                                             weights)
