@@ -11,11 +11,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from brainencode.analyses.alignment.summary import (  # noqa: E402
-    LANDMARK_CONDITIONS,
-    read_landmarks,
-    read_summary,
-)
+from brainencode.analyses.alignment.localizer_stimuli import LANDMARKS  # noqa: E402
+from brainencode.analyses.alignment.summary import read_landmarks, read_summary  # noqa: E402
 from brainencode.analyses.scores import Metric  # noqa: E402
 
 COLOURS = {True: "#1f77b4", False: "#ff7f0e"}
@@ -105,8 +102,8 @@ def landmark_figure(landmarks: pd.DataFrame, path: Path) -> Path:
     responses = landmarks[landmarks["kind"] == "response"]
     groups = list(dict.fromkeys(zip(responses["model"], responses["trained"], strict=True)))
     fig, ax = plt.subplots(figsize=(max(5.0, 1.8 * len(groups) + 2), 4.2))
-    width = 0.8 / len(LANDMARK_CONDITIONS)
-    for c, (key, name) in enumerate(LANDMARK_CONDITIONS.items()):
+    width = 0.8 / len(LANDMARKS)
+    for c, (key, name) in enumerate(LANDMARKS.items()):
         part = responses[responses["measure"] == key].set_index(["model", "trained"])
         rows = part.loc[groups]
         ax.bar(np.arange(len(groups)) + (c - 1.5) * width, rows["value"], width,

@@ -122,9 +122,10 @@ def _alignment(alignment_dir: Path | None) -> dict | None:
 def _landmarks(landmarks: pd.DataFrame) -> list[dict]:
     """Per language model variant: each condition's and contrast's value with its CI, and
     whether the human ordering holds."""
+    if landmarks.empty:  # no language side, or variants written before the landmarks
+        return []
     rows = []
-    for (model, trained), part in landmarks.groupby(["model", "trained"], sort=False) \
-            if not landmarks.empty else []:
+    for (model, trained), part in landmarks.groupby(["model", "trained"], sort=False):
         measures = {r.measure: (r.value, r.ci_low, r.ci_high) for r in part.itertuples()}
         rows.append({"model": model, "trained": bool(trained), "measures": measures,
                      "human_ordering": part["human_ordering"].iloc[0]})

@@ -114,7 +114,7 @@ def landmark_items(table: pd.DataFrame, seed: int) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     table = table.copy()
     table["item"] = table.groupby("condition").cumcount()
-    sentences = table[table["condition"] == "sentence"]
+    sentences = table[table["condition"] == LANDMARKS["S"]]
     real = {w for text in sentences["text"] for w in text.split()}
     rows = []
     for row in sentences.itertuples(index=False):
@@ -122,9 +122,10 @@ def landmark_items(table: pd.DataFrame, seed: int) -> pd.DataFrame:
         shuffled = list(rng.permutation(words))
         jabberwocky = [w if w in FUNCTION_WORDS else _nonword(rng, real) for w in words]
         rows += [{"stimulus_id": f"{row.stimulus_id}_W", "modality": "text",
-                  "text": " ".join(shuffled), "condition": "word-list", "item": row.item},
+                  "text": " ".join(shuffled), "condition": LANDMARKS["W"], "item": row.item},
                  {"stimulus_id": f"{row.stimulus_id}_J", "modality": "text",
-                  "text": " ".join(jabberwocky), "condition": "jabberwocky", "item": row.item}]
+                  "text": " ".join(jabberwocky), "condition": LANDMARKS["J"],
+                  "item": row.item}]
     return pd.concat([table, pd.DataFrame(rows)], ignore_index=True)
 
 

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
 
+from brainencode.analyses.alignment.localizer_stimuli import LANDMARKS
 from brainencode.analyses.alignment.variants import (
     read_arrays,
     read_variant_scores,
@@ -25,9 +26,8 @@ from brainencode.analyses.rsa import noise_ceiling, subject_rdms
 from brainencode.analyses.scores import Metric
 from brainencode.encoders.metrics import pearson_r
 
-SUMMARY, LAYERS, LANDMARKS = "summary.tsv", "layers.tsv", "landmarks.tsv"
-# the conditions of Fedorenko et al. 2010 and the contrasts of AlKhamissi et al. 2024 (fig. 2)
-LANDMARK_CONDITIONS = {"S": "sentence", "W": "word-list", "J": "jabberwocky", "N": "nonword"}
+SUMMARY, LAYERS, LANDMARKS_FILE = "summary.tsv", "layers.tsv", "landmarks.tsv"
+# the contrasts of AlKhamissi et al. 2024 (fig. 2) between Fedorenko et al. 2010's conditions
 CONTRASTS = {"S-J": ("S", "J", "lexical"), "W-N": ("W", "N", "lexical"),
              "S-W": ("S", "W", "syntactic"), "J-N": ("J", "N", "syntactic")}
 
@@ -98,6 +98,15 @@ def vision_summary(dirs: list[str | Path], rdm_paths: list[str | Path], n_boot: 
     return table, pd.DataFrame(layer_rows)
 
 
+def _scored(y: np.ndarray, prediction: np.ndarray, ceiling: np.ndarray, index: np.ndarray
+            ) -> tuple[float, np.ndarray]:
+    """Mean over targets of the Pearson r (over each target's ceiling when there is one), on
+    all stimuli and on every bootstrap draw of stimuli (the rows of ``index``)."""
+    scale = ceiling if np.isfinite(ceiling).any() else 1.0
+    return (np.nanmean(pearson_r(y, prediction) / scale),
+            np.array([np.nanmean(pearson_r(y[i], prediction[i]) / scale) for i in index]))
+
+
 def language_summary(dirs: list[str | Path], n_boot: int, seed: int
                      ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per model, trained and untrained, per condition (localized units, k random units, all
@@ -124,24 +133,16 @@ def language_summary(dirs: list[str | Path], n_boot: int, seed: int
                     index = rng.integers(0, len(y), (n_boot, len(y)))
                 for condition, key in [("localized", "localized"), ("random", "random"),
                                        ("all units, best layer", f"layer__{best_layer}")]:
-                    prediction = f[key]
-                    scale = ceiling if np.isfinite(ceiling).any() else 1.0
-                    value = np.nanmean(pearson_r(y, prediction) / scale)
-                    boot = [np.nanmean(pearson_r(y[i], prediction[i]) / scale)
-                            for i in index]
+                    value, boot = _scored(y, f[key], ceiling, index)
                     values, boots = per_condition.setdefault(condition, ([], []))
                     values.append(value)
                     boots.append(boot)
             metric = str(Metric.R_NORMALIZED if np.isfinite(ceiling).any() else Metric.R)
             if baseline is None and "word_count" in f:
-                scale = ceiling if np.isfinite(ceiling).any() else 1.0
-                prediction = f["word_count"]
+                value, boot = _scored(y, f["word_count"], ceiling, index)
                 baseline = {"side": "language", "model": "word count", "trained": True,
-                            "condition": "baseline", "metric": metric,
-                            "value": np.nanmean(pearson_r(y, prediction) / scale),
-                            "n_seeds": 0, "tokenizer": "", "localized": "",
-                            "boot": np.array([np.nanmean(pearson_r(y[i], prediction[i]) / scale)
-                                              for i in index])}
+                            "condition": "baseline", "metric": metric, "value": value,
+                            "n_seeds": 0, "tokenizer": "", "localized": "", "boot": boot}
             for condition, (values, boots) in per_condition.items():
                 value, boot = _group_rows(np.array(values), np.array(boots).T, rng)
                 summary.append({"side": "language", "model": model, "trained": bool(trained),
@@ -171,14 +172,14 @@ def landmark_summary(dirs: list[str | Path], n_boot: int, seed: int) -> pd.DataF
             if "landmark_condition" not in f:
                 return pd.DataFrame()
             per = {key: f["landmark_response"][f["landmark_condition"] == name]
-                   for key, name in LANDMARK_CONDITIONS.items()}
+                   for key, name in LANDMARKS.items()}
             values.append({key: r.mean() for key, r in per.items()})
             boots.append({key: r[rng.integers(0, len(r), (n_boot, len(r)))].mean(1)
                           for key, r in per.items()})
         picks = rng.integers(0, len(values), (n_boot, len(values)))
-        point = {key: np.mean([v[key] for v in values]) for key in LANDMARK_CONDITIONS}
+        point = {key: np.mean([v[key] for v in values]) for key in LANDMARKS}
         draws = {key: np.take_along_axis(np.stack([b[key] for b in boots], 1), picks, 1).mean(1)
-                 for key in LANDMARK_CONDITIONS}
+                 for key in LANDMARKS}
         for key, (a, b, _) in CONTRASTS.items():
             point[key], draws[key] = point[a] - point[b], draws[a] - draws[b]
         intervals = {key: _interval(draw) for key, draw in draws.items()}
@@ -226,7 +227,7 @@ def write_summary(*, out_dir: Path, n_boot: int, seed: int, language: list[Path]
         table, per_layer = language_summary(language, n_boot, seed)
         tables.append(table)
         layers.append(per_layer)
-        landmark_summary(language, n_boot, seed).to_csv(out_dir / LANDMARKS, sep="\t",
+        landmark_summary(language, n_boot, seed).to_csv(out_dir / LANDMARKS_FILE, sep="\t",
                                                         index=False)
     if vision:
         table, per_layer = vision_summary(vision, rdms, n_boot, seed)
@@ -247,7 +248,7 @@ def read_summary(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def read_landmarks(folder: str | Path) -> pd.DataFrame:
     """landmarks.tsv of a summary folder (empty when no language side ran)."""
-    path = Path(folder) / LANDMARKS
+    path = Path(folder) / LANDMARKS_FILE
     if not path.is_file() or path.stat().st_size <= 1:
         return pd.DataFrame()
     return pd.read_csv(path, sep="\t")
