@@ -37,6 +37,7 @@ VERBS = {
         "brainencode.analyses.alignment.localizer_stimuli:write_localizer_stimuli",
     "alignment language": "brainencode.analyses.alignment.comparisons:language_variant",
     "alignment vision": "brainencode.analyses.alignment.comparisons:vision_variant",
+    "alignment brain-score-ceiling": "brainencode.analyses.alignment.brain_score:write_ceilings",
     "alignment summary": "brainencode.analyses.alignment.summary:write_summary",
     "alignment figures": "brainencode.reports.alignment_figures:alignment_figures",
     "captioning bank": "brainencode.analyses.captioning.bank:write_bank",

@@ -34,7 +34,8 @@ def subject_inputs(dataset: dict, subject: str) -> list[str]:
 
 def alignment_variants(alignment: dict, side: str) -> dict[str, tuple[str, dict]]:
     """Variant name -> (model name, model entry) for one side: the trained model (when
-    ``trained: true``) and one untrained variant per seed; language models read the last token
+    ``trained: true``) and one untrained variant per seed (the entry's ``untrained_seeds``,
+    else ``alignment.untrained_seeds``); language models read the last token
     (``alignment.pooling``)."""
     variants = {}
     for model, spec in alignment[side]["models"].items():
@@ -42,7 +43,7 @@ def alignment_variants(alignment: dict, side: str) -> dict[str, tuple[str, dict]
             spec = spec | {"pooling": alignment["pooling"]}
         if spec["trained"]:
             variants[model] = (model, spec)
-        for seed in alignment["untrained_seeds"]:
+        for seed in spec.get("untrained_seeds", alignment["untrained_seeds"]):
             variants[f"{model}-untrained-seed{seed}"] = (
                 model, spec | {"trained": False, "seed": seed})
     return variants

@@ -119,6 +119,11 @@ def test_suma_alignment_example_on_real_data(env, tmp_path):
     for figure in ("alignment_language.png", "alignment_vision.png", "alignment_layers.png",
                    "alignment_landmarks.png"):
         assert (out / figure).stat().st_size > 10_000
+    protocol = pd.read_csv(out / "brainscore.tsv", sep="\t")  # Brain-Score's, raw: no ceiling
+    print(protocol.to_string())
+    assert set(protocol["experiment"]) == {"all"} and protocol["ceiling"].isna().all()
+    assert len(protocol) == 2 * 3 + 3 + 1  # minilm trained + untrained, suma, word count
+    assert protocol["raw"].between(-1, 1).all() and (protocol["error"] > 0).all()
     landmarks = pd.read_csv(out / "landmarks.tsv", sep="\t")
     print(landmarks.to_string())
     assert set(landmarks["measure"]) == {"S", "W", "J", "N", "S-J", "W-N", "S-W", "J-N"}
@@ -155,7 +160,9 @@ def test_localizer_items_are_truncated_as_brain_score_and_k_is_a_count():
     assert all("max_tokens" not in spec for spec in language.values())
     assert localizer_specs(language, localizer | {"max_tokens": None}) == language
     assert language["minilm"]["localize"] == {"fraction": 0.01}
-    assert "localize" not in language["suma-untrained-seed0"]
+    assert "localize" not in language["suma-untrained-seed10"]
+    assert [n for n in language if n.startswith("suma")] == [
+        f"suma-untrained-seed{seed}" for seed in (10, 20, 30, 42, 50)]  # SUMA's seeds
 
 
 def test_truncated_text_features_read_the_twelfth_token(tmp_path):

@@ -71,9 +71,15 @@ def _file_problems(config: dict) -> list[str]:
         problems += check_exists(Path(config["stimuli_table"]), "dataset.stimuli_table")
     if "bids_root" in config and not Path(config["bids_root"]).is_dir():
         problems.append(f"{config['bids_root']}: dataset.bids_root: folder not found")
+    if ("{experiment}" in config.get("path", "")) != bool(config.get("experiments")):
+        return problems + [f"{config['path']}: dataset.path: expected {{experiment}} in the "
+                           "path exactly when dataset.experiments is given"]
     if "path" in config and "{session}" not in config["path"] and "{tr}" not in config["path"]:
         for subject in config["subjects"]:
-            problems += check_exists(subject_path(config["path"], subject), "dataset.path")
+            for experiment in config.get("experiments") or [None]:
+                fields = {"experiment": experiment} if experiment else {}
+                problems += check_exists(subject_path(config["path"], subject, **fields),
+                                         "dataset.path")
     return problems
 
 

@@ -8,6 +8,13 @@ group, so that sentences of one passage never straddle train and test), and ``me
 affine), ``atlases`` (atlas names), ``rois`` (per atlas, its ROI names) and ``colToROInum``
 (per atlas, each voxel's ROI number; 0 = none). ``dataset.atlas`` picks the atlas that names the
 ROIs (e.g. ``language``); without it every voxel is in ROI ``all``.
+
+``dataset.experiments`` (e.g. [243sentences, 384sentences]) reads one file per experiment and
+subject (``{experiment}`` in ``path``, as published: ``examples_384sentences.mat``); their
+stimuli are kept apart by an ``experiment`` column, so the Brain-Score protocol scores each
+experiment on its own. ``dataset.context: passage`` gives every sentence the passage's earlier
+sentences as ``context``, as Brain-Score feeds Pereira passages (benchmarks/pereira2018: each
+passage is digested sentence by sentence, the model reading the passage so far).
 """
 
 from __future__ import annotations
@@ -37,18 +44,57 @@ def _sentence_ids(variables: dict, path: Path) -> tuple[list[str], list[str], np
     return ids, sentences, np.array([ids[i - 1] for i in labels])
 
 
+def experiment_files(config: dict, subject: str) -> list[tuple[str | None, Path]]:
+    """(experiment, file) of one subject: one per ``dataset.experiments``, or the one file."""
+    experiments = config.get("experiments") or [None]
+    return [(e, subject_path(config["path"], subject, **({"experiment": e} if e else {})))
+            for e in experiments]
+
+
+def _prefix(experiment: str | None) -> str:
+    return f"{experiment}-" if experiment else ""
+
+
+def _passages(variables: dict, n_sentences: int, path: Path, required: bool
+              ) -> np.ndarray | None:
+    if "labelsPassageForEachSentence" not in variables:
+        if required:
+            raise BrainencodeError(f"{path}: labelsPassageForEachSentence: missing (expected "
+                                   "each sentence's passage, for dataset.context: passage)")
+        return None
+    passages = np.atleast_1d(variables["labelsPassageForEachSentence"]).astype(int).ravel()
+    if len(passages) != n_sentences:
+        raise BrainencodeError(f"{path}: labelsPassageForEachSentence: expected one passage "
+                               f"per sentence ({n_sentences}), got {len(passages)}")
+    return passages
+
+
+def passage_contexts(sentences: list[str], passages: np.ndarray) -> list[str]:
+    """Each sentence's context: the earlier sentences of its passage (in sentence order),
+    joined by spaces, as Brain-Score's digest_text builds it (empty for a passage's first)."""
+    contexts, earlier = [], {}
+    for sentence, passage in zip(sentences, passages, strict=True):
+        contexts.append(" ".join(earlier.get(passage, [])))
+        earlier.setdefault(passage, []).append(sentence)
+    return contexts
+
+
 def write_stimuli(config: dict, out: Path) -> None:
-    path = subject_path(config["path"], config["subjects"][0])
-    variables = load_mat(path, "Pereira examples file")
-    ids, sentences, _ = _sentence_ids(variables, path)
-    table = pd.DataFrame({"stimulus_id": ids, "modality": "text", "text": sentences})
-    if "labelsPassageForEachSentence" in variables:
-        passages = np.atleast_1d(variables["labelsPassageForEachSentence"]).astype(int)
-        if len(passages) != len(ids):
-            raise BrainencodeError(f"{path}: labelsPassageForEachSentence: expected one passage "
-                                   f"per sentence ({len(ids)}), got {len(passages)}")
-        table["group"] = [f"passage-{p:03d}" for p in passages]
-    write_stimuli_table(table, out)
+    tables = []
+    for experiment, path in experiment_files(config, config["subjects"][0]):
+        variables = load_mat(path, "Pereira examples file")
+        ids, sentences, _ = _sentence_ids(variables, path)
+        table = pd.DataFrame({"stimulus_id": [_prefix(experiment) + i for i in ids],
+                              "modality": "text", "text": sentences})
+        passages = _passages(variables, len(ids), path, config["context"] == "passage")
+        if passages is not None:
+            table["group"] = [f"{_prefix(experiment)}passage-{p:03d}" for p in passages]
+        if config["context"] == "passage":
+            table["context"] = passage_contexts(sentences, passages)
+        if experiment:
+            table["experiment"] = experiment
+        tables.append(table)
+    write_stimuli_table(pd.concat(tables, ignore_index=True), out)
 
 
 def _roi_names(meta: dict, atlas: str | None, n_voxels: int, path: Path) -> np.ndarray:
@@ -75,8 +121,9 @@ def _per_atlas(meta: dict, key: str, a: int, path: Path):
     return values[:, a] if values.ndim == 2 else values
 
 
-def load(config: dict, subject: str, stimuli: Path) -> Responses:
-    path = subject_path(config["path"], subject)
+def _examples(path: Path, experiment: str | None
+              ) -> tuple[np.ndarray, list[str], dict, np.ndarray]:
+    """One file's examples, their stimulus ids, its meta struct and voxel coordinates."""
     variables = load_mat(path, "Pereira examples file")
     examples = np.asarray(field(variables, "examples", path,
                                 "[n_sentences, n_voxels] responses"), dtype=np.float32)
@@ -89,8 +136,21 @@ def load(config: dict, subject: str, stimuli: Path) -> Responses:
     if ijk.shape != (examples.shape[1], 3):
         raise BrainencodeError(f"{path}: meta.colToCoord: expected [{examples.shape[1]}, 3], "
                                f"got {ijk.shape}")
+    return examples, [_prefix(experiment) + i for i in example_ids], meta, ijk
+
+
+def load(config: dict, subject: str, stimuli: Path) -> Responses:
+    parts = [(path, *_examples(path, experiment))
+             for experiment, path in experiment_files(config, subject)]
+    path, _, _, meta, ijk = parts[0]
+    for other, _, _, _, other_ijk in parts[1:]:
+        if not np.array_equal(other_ijk, ijk):
+            raise BrainencodeError(f"{other}: meta.colToCoord: expected the voxels of {path} "
+                                   "(one subject's experiments share its voxels)")
+    examples = np.concatenate([part[1] for part in parts])
+    example_ids = [i for part in parts for i in part[2]]
     ids = list(read_stimuli(stimuli)["stimulus_id"])
-    data = align_rows(examples, list(example_ids), ids, path, stimuli)
+    data = align_rows(examples, example_ids, ids, path, stimuli)
     attrs = {"modality": "fmri", "space": "MNI152"}
     if "matrix" in meta and "dimensions" in meta:
         attrs |= {"affine": np.asarray(meta["matrix"], float).ravel(),

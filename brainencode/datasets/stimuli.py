@@ -1,4 +1,10 @@
-"""The stimuli table contract: a TSV with stimulus_id, modality, path or text, optional caption."""
+"""The stimuli table contract: a TSV with stimulus_id, modality, path or text, optional caption.
+
+Optional columns: ``group`` (stimuli that must not straddle train and test, e.g. a passage),
+``context`` (text that a language model reads before ``text``, e.g. the passage's earlier
+sentences; Brain-Score feeds Pereira 2018 passages this way) and ``experiment`` (stimuli
+scored separately by the Brain-Score protocol, e.g. Pereira's 243- and 384-sentence sets).
+"""
 
 from __future__ import annotations
 
@@ -56,10 +62,13 @@ def image_paths(*tables: pd.DataFrame) -> dict[str, str]:
 
 
 def stimuli_hash(table: pd.DataFrame) -> str:
-    """SHA-256 over the stimulus ids, texts, captions and image bytes, in table order."""
+    """SHA-256 over the stimulus ids, texts, captions, contexts (when there are) and image
+    bytes, in table order."""
     digest = hashlib.sha256()
+    columns = ("stimulus_id", "modality", "text", "caption") + (
+        ("context",) if "context" in table.columns else ())
     for row in table.itertuples(index=False):
-        for column in ("stimulus_id", "modality", "text", "caption"):
+        for column in columns:
             digest.update(str(getattr(row, column, "")).encode() + b"\0")
         if row.modality == "image":
             digest.update(Path(row.path).read_bytes())

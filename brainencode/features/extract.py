@@ -27,7 +27,8 @@ EXTRACTION_VERSION = 3
 
 def _inputs(table: pd.DataFrame, field: str, reads: str, table_path: Path
             ) -> tuple[list | None, list[str] | None]:
-    """Image paths and/or texts for every stimulus, in table order."""
+    """Image paths and/or texts for every stimulus, in table order; a ``text`` is read after
+    its ``context`` when the table has one (the model's last token is then the text's)."""
     images = texts = None
     if "image" in reads:
         if not (table["modality"] == "image").all():
@@ -44,6 +45,9 @@ def _inputs(table: pd.DataFrame, field: str, reads: str, table_path: Path
             raise BrainencodeError(f"{table_path}: {column}: empty for stimulus "
                                    f"{empty.iloc[0]!r}")
         texts = list(table[column])
+        if column == "text" and "context" in table.columns:
+            texts = [f"{context} {text}" if context else text
+                     for context, text in zip(table["context"], texts, strict=True)]
     return images, texts
 
 

@@ -12,7 +12,11 @@ import pandas as pd
 import yaml
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from brainencode.analyses.alignment.summary import read_landmarks, read_summary
+from brainencode.analyses.alignment.summary import (
+    read_brain_score_summary,
+    read_landmarks,
+    read_summary,
+)
 from brainencode.analyses.captioning.files import read_summary as read_captioning_summary
 from brainencode.analyses.scores import Metric, read_scores
 from brainencode.datasets.images import image_data_url
@@ -110,13 +114,18 @@ def _alignment(alignment_dir: Path | None) -> dict | None:
     summary, _ = read_summary(alignment_dir)
     if "minus_untrained" not in summary:  # no side had both a trained and untrained variant
         summary["minus_untrained"] = None
-    summary = summary.astype(object).where(summary.notna(), None)
     described = [c for c in ("tokenizer", "localized") if c in summary]
     language = (summary[(summary["side"] == "language") & (summary["condition"] != "baseline")]
                 .drop_duplicates(["model", "trained"])[["model", "trained", *described]])
-    return {"summary": summary.to_dict("records"), "language": language.to_dict("records"),
+    return {"summary": _records(summary), "language": _records(language),
             "landmarks": _landmarks(read_landmarks(alignment_dir)),
+            "brain_score": _records(read_brain_score_summary(alignment_dir)),
             "figures": _figures(sorted(alignment_dir.glob("*.png")), ALIGNMENT_FIGURES)}
+
+
+def _records(table: pd.DataFrame) -> list[dict]:
+    """Rows as dicts, NaN as None (the template shows a dash)."""
+    return table.astype(object).where(table.notna(), None).to_dict("records")
 
 
 def _landmarks(landmarks: pd.DataFrame) -> list[dict]:

@@ -38,6 +38,7 @@ rule alignment_language:
         fraction=lambda wc: (f"--fraction {ALIGNMENT['localizer']['fraction']}"
                              if "fraction" in ALIGNMENT["localizer"] else ""),
         seed=lambda wc: ALIGNMENT["bootstrap"]["seed"],
+        brain_score=lambda wc: (f"--brain-score {as_json(BRAIN_SCORE)}" if BRAIN_SCORE else ""),
     log:
         f"{RESULTS}/logs/alignment/language/{{variant}}.log",
     benchmark:
@@ -53,8 +54,25 @@ rule alignment_language:
         "brainencode alignment language --model {params.model} --spec {params.spec} "
         "--localizer-stimuli {input.localizer} --localizer-features {input.localizer_features} "
         "--stimuli {input.stimuli} --features {input.features} --responses {input.targets} "
-        "--encoding {params.encoding} --k {params.k} {params.fraction} "
+        "--encoding {params.encoding} --k {params.k} {params.fraction} {params.brain_score} "
         "--seed {params.seed} --out-dir {output} > {log} 2>&1"
+
+
+rule alignment_brain_score_ceiling:
+    input:
+        stimuli=lambda wc: STIMULUS_SETS["alignment-language"],
+        targets=lambda wc: alignment_targets("language"),
+    output:
+        BRAIN_SCORE_CEILING,
+    params:
+        settings=lambda wc: as_json(BRAIN_SCORE),
+    log:
+        f"{RESULTS}/logs/alignment/brain_score_ceiling.log",
+    conda:
+        "../envs/brainencode.yaml"
+    shell:
+        "brainencode alignment brain-score-ceiling --stimuli {input.stimuli} "
+        "--responses {input.targets} --settings {params.settings} --out {output} > {log} 2>&1"
 
 
 rule alignment_vision:
@@ -89,6 +107,7 @@ rule alignment_summary:
                                  variant=alignment_variants("vision"))
         if "vision" in ALIGNMENT else [],
         rdms=lambda wc: alignment_targets("vision") if "vision" in ALIGNMENT else [],
+        ceilings=lambda wc: [BRAIN_SCORE_CEILING] if BRAIN_SCORE else [],
     output:
         summary=report(
             f"{RESULTS}/alignment/summary/summary.tsv",
@@ -100,13 +119,15 @@ rule alignment_summary:
         n_boot=lambda wc: ALIGNMENT["bootstrap"]["n"],
         seed=lambda wc: ALIGNMENT["bootstrap"]["seed"],
         out_dir=lambda wc, output: os.path.dirname(output.summary),
+        ceilings=lambda wc, input: (f"--brain-score-ceilings {input.ceilings}"
+                                    if BRAIN_SCORE else ""),
     log:
         f"{RESULTS}/logs/alignment/summary.log",
     conda:
         "../envs/brainencode.yaml"
     shell:
         "brainencode alignment summary --language {input.language} --vision {input.vision} "
-        "--rdms {input.rdms} --n-boot {params.n_boot} --seed {params.seed} "
+        "--rdms {input.rdms} --n-boot {params.n_boot} --seed {params.seed} {params.ceilings} "
         "--out-dir {params.out_dir} > {log} 2>&1"
 
 

@@ -22,6 +22,9 @@ DATASET = config["dataset"]
 RSA = DATASET["format"] == "rdm"
 ALIGNMENT = config.get("alignment", {})
 ALIGNMENT_SIDES = [side for side in ("language", "vision") if side in ALIGNMENT]
+# Brain-Score's Pereira 2018 protocol, when the language side asks for it
+BRAIN_SCORE = ALIGNMENT.get("language", {}).get("brain_score")
+BRAIN_SCORE_CEILING = f"{RESULTS}/alignment/language/brainscore_ceiling.tsv"
 CAPTIONING = config.get("captioning", {})
 
 # Datasets by name: subject -> the dataset section its loader reads. "main" is the run's own

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from brainencode.analyses.alignment import brain_score as bs
 from brainencode.analyses.alignment.localizer import (
     landmark_responses,
     localize,
@@ -62,8 +63,8 @@ def word_counts(stimuli: Path, ids: list[str]) -> np.ndarray:
 
 def language_variant(*, model: str, spec: dict, localizer_stimuli: Path, localizer_features: Path,
                      stimuli: Path, features: Path, responses: list[Path], encoding: dict,
-                     k: int, seed: int, out_dir: Path, fraction: float | None = None
-                     ) -> pd.DataFrame:
+                     k: int, seed: int, out_dir: Path, fraction: float | None = None,
+                     brain_score: dict | None = None) -> pd.DataFrame:
     """Localize, then score localized, random and per-layer units on the language data.
 
     The localizer keeps the top ``k`` units (or ``fraction`` of all units, when given) by
@@ -75,7 +76,9 @@ def language_variant(*, model: str, spec: dict, localizer_stimuli: Path, localiz
     every condition, the responses, their ceilings, and the landmark responses of
     localizer.landmark_responses) and
     ``scores.tsv`` (condition, layer, r = mean over targets of the Pearson r between
-    out-of-fold predictions and responses, r_normalized = r / ceiling per target).
+    out-of-fold predictions and responses, r_normalized = r / ceiling per target). With
+    ``brain_score`` (the protocol's settings), every design is also scored as Brain-Score
+    scores Pereira 2018 (analyses.alignment.brain_score) into ``brainscore.tsv``.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -123,9 +126,12 @@ def language_variant(*, model: str, spec: dict, localizer_stimuli: Path, localiz
     described = {"tokenizer": meta["provenance"].get("tokenizer", ""),
                  "localized": f"{len(localizer.selected)} of {n_units} units"
                               + (f" ({own['fraction']:.0%})" if "fraction" in own else "")}
+    protocol = (bs.variant_scores(designs, stimuli, responses, brain_score)
+                if brain_score is not None else None)
     write_variant(out_dir, variant_info(model, spec, name, **described), scores, "predictions",
                   {"y": Y, "ceiling": ceiling, **landmarks,
-                   **{key.replace(":", "__"): value for key, value in predictions.items()}})
+                   **{key.replace(":", "__"): value for key, value in predictions.items()}},
+                  protocol)
     return scores
 
 

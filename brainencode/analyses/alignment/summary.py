@@ -16,9 +16,11 @@ import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
 
+from brainencode.analyses.alignment import brain_score as bs
 from brainencode.analyses.alignment.localizer_stimuli import LANDMARKS
 from brainencode.analyses.alignment.variants import (
     read_arrays,
+    read_brain_score,
     read_variant_scores,
     read_variants,
 )
@@ -27,6 +29,8 @@ from brainencode.analyses.scores import Metric
 from brainencode.encoders.metrics import pearson_r
 
 SUMMARY, LAYERS, LANDMARKS_FILE = "summary.tsv", "layers.tsv", "landmarks.tsv"
+BRAIN_SCORE_FILE = "brainscore.tsv"
+OVERALL = "overall"  # Brain-Score's Pereira2018-linear: the mean of the experiments' scores
 # the contrasts of AlKhamissi et al. 2024 (fig. 2) between Fedorenko et al. 2010's conditions
 CONTRASTS = {"S-J": ("S", "J", "lexical"), "W-N": ("W", "N", "lexical"),
              "S-W": ("S", "W", "syntactic"), "J-N": ("J", "N", "syntactic")}
@@ -197,6 +201,56 @@ def landmark_summary(dirs: list[str | Path], n_boot: int, seed: int) -> pd.DataF
     return pd.DataFrame(rows)
 
 
+def _protocol_rows(model: str, trained: bool, condition: str, per_seed: list[np.ndarray],
+                   experiment: str, ceiling: float) -> dict:
+    """One Brain-Score row: the per-split scores [n_seeds][n_splits] averaged over seeds, then
+    aggregated over splits (raw score, error) and normalised by the ceiling."""
+    raw, error = bs.aggregate(np.mean(per_seed, 0))
+    return {"model": model, "trained": trained, "condition": condition,
+            "experiment": experiment, "n_seeds": len(per_seed) if condition != "baseline"
+            else 0, "raw": raw, "error": error, "ceiling": ceiling,
+            "score": bs.normalize(raw, ceiling)}
+
+
+def brain_score_summary(dirs: list[str | Path], ceilings: dict[str, float]) -> pd.DataFrame:
+    """Per language model, trained and untrained, per condition (localized units, random units,
+    all units of the best layer, chosen per variant and experiment) and experiment: the
+    Brain-Score Pereira 2018 raw score (mean over seeds of each split's median voxel r, then
+    the mean over splits), its error over splits, the ceiling and the normalised score; one
+    word-count baseline row per experiment; and with several experiments, an ``overall`` row
+    per model and condition: the mean of the experiments' normalised scores, as Brain-Score's
+    Pereira2018-linear averages its two experiments."""
+    variants = read_variants(dirs)
+    rows, baseline = [], {}
+    for (model, trained), part in variants.groupby(["model", "trained"], sort=False):
+        per: dict[tuple[str, str], list[np.ndarray]] = {}
+        for folder in part["dir"]:
+            table = read_brain_score(folder)
+            if table is None:
+                return pd.DataFrame()
+            for experiment, scores in table.groupby("experiment", sort=False):
+                by = {key: group.sort_values("split")["score"].to_numpy() for key, group
+                      in scores.groupby(["condition", "layer"], sort=False)}
+                layers = {key: value for key, value in by.items() if key[0] == "layer"}
+                best = max(layers, key=lambda key: layers[key].mean())
+                for condition, key in [("localized", ("localized", "")),
+                                       ("random", ("random", "")),
+                                       ("all units, best layer", best)]:
+                    per.setdefault((condition, experiment), []).append(by[key])
+                baseline.setdefault(experiment, by[("word_count", "")])
+        for (condition, experiment), per_seed in per.items():
+            rows.append(_protocol_rows(model, bool(trained), condition, per_seed, experiment,
+                                       ceilings[experiment]))
+    rows += [_protocol_rows("word count", True, "baseline", [scores], experiment,
+                            ceilings[experiment]) for experiment, scores in baseline.items()]
+    table = pd.DataFrame(rows)
+    if len(ceilings) > 1 and np.isfinite(list(ceilings.values())).all():
+        overall = (table.groupby(["model", "trained", "condition"], sort=False)
+                   .agg(n_seeds=("n_seeds", "first"), score=("score", "mean")).reset_index())
+        table = pd.concat([table, overall.assign(experiment=OVERALL)], ignore_index=True)
+    return table
+
+
 def _finish(summary: list[dict]) -> pd.DataFrame:
     """CIs from the draws, and for each trained row the difference from its untrained twin
     with its CI and the fraction of draws where trained is not better (a one-sided p)."""
@@ -217,9 +271,12 @@ def _finish(summary: list[dict]) -> pd.DataFrame:
 
 
 def write_summary(*, out_dir: Path, n_boot: int, seed: int, language: list[Path] = (),
-                  vision: list[Path] = (), rdms: list[Path] = ()) -> pd.DataFrame:
-    """summary.tsv and layers.tsv of every side that ran, and landmarks.tsv of the language
-    side (the figures are a step of their own, reports.alignment_figures)."""
+                  vision: list[Path] = (), rdms: list[Path] = (),
+                  brain_score_ceilings: Path | None = None) -> pd.DataFrame:
+    """summary.tsv and layers.tsv of every side that ran, landmarks.tsv of the language side,
+    and brainscore.tsv when the language variants were also scored by the Brain-Score
+    protocol (its ceilings: ``brain_score_ceilings``). The figures are a step of their own
+    (reports.alignment_figures)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     tables, layers = [], []
@@ -229,6 +286,9 @@ def write_summary(*, out_dir: Path, n_boot: int, seed: int, language: list[Path]
         layers.append(per_layer)
         landmark_summary(language, n_boot, seed).to_csv(out_dir / LANDMARKS_FILE, sep="\t",
                                                         index=False)
+        if brain_score_ceilings is not None:
+            brain_score_summary(language, bs.read_ceilings(brain_score_ceilings)).to_csv(
+                out_dir / BRAIN_SCORE_FILE, sep="\t", index=False)
     if vision:
         table, per_layer = vision_summary(vision, rdms, n_boot, seed)
         tables.append(table)
@@ -252,3 +312,9 @@ def read_landmarks(folder: str | Path) -> pd.DataFrame:
     if not path.is_file() or path.stat().st_size <= 1:
         return pd.DataFrame()
     return pd.read_csv(path, sep="\t")
+
+
+def read_brain_score_summary(folder: str | Path) -> pd.DataFrame:
+    """brainscore.tsv of a summary folder (empty when the protocol did not run)."""
+    path = Path(folder) / BRAIN_SCORE_FILE
+    return pd.read_csv(path, sep="\t") if path.is_file() else pd.DataFrame()
