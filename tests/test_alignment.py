@@ -84,7 +84,8 @@ def test_localizer_on_minilm_separates_held_out_sentences_from_nonwords(source, 
 def test_suma_alignment_example_on_real_data(env, tmp_path):
     """config/examples/suma_alignment.yaml through Snakemake (smaller SUMA, 2 seeds): on the
     Kriegeskorte 2008 hIT RDMs the trained EfficientNet-Lite0 aligns better than its untrained
-    twin, on the Pereira 2018 sentences trained MiniLM predicts better than untrained MiniLM."""
+    twin, on the Pereira 2018 sentences trained MiniLM and SmolLM2 predict better than their
+    untrained twins."""
     for name in ("fedorenko2010_localizer", "pereira2018_averaged",
                  "kriegeskorte2008_92images_hIT_RDMs"):
         shared(name)
@@ -94,6 +95,9 @@ def test_suma_alignment_example_on_real_data(env, tmp_path):
     config["alignment"]["language"]["models"]["suma"] |= {
         "config": {"hidden_size": 512, "num_heads": 64},
         "localize": {"fraction": 0.5}}  # the paper's 4096 of 8192 units, at this size
+    # untrained SmolLM2 at 6 of its 30 blocks (the trained one is the real model)
+    config["alignment"]["language"]["models"]["smollm2"] |= {
+        "config": {"num_hidden_layers": 6}}
     config["alignment"]["bootstrap"]["n"] = 300
     config_path = tmp_path / "config.yaml"
     config_path.write_text(yaml.safe_dump(config))
@@ -116,18 +120,20 @@ def test_suma_alignment_example_on_real_data(env, tmp_path):
     baseline = summary[summary["condition"] == "baseline"]
     assert len(baseline) == 1 and baseline["model"].iloc[0] == "word count"
     assert best.loc[True, "value"] > baseline["value"].iloc[0]  # MiniLM beats counting words
+    llm = summary[(summary["model"] == "smollm2") & (summary["condition"] == "localized")]
+    assert llm.set_index("trained").loc[True, "minus_untrained_ci_low"] > 0  # full size: 0.326
     for figure in ("alignment_language.png", "alignment_vision.png", "alignment_layers.png",
                    "alignment_landmarks.png"):
         assert (out / figure).stat().st_size > 10_000
     protocol = pd.read_csv(out / "brainscore.tsv", sep="\t")  # Brain-Score's, raw: no ceiling
     print(protocol.to_string())
     assert set(protocol["experiment"]) == {"all"} and protocol["ceiling"].isna().all()
-    assert len(protocol) == 2 * 3 + 3 + 1  # minilm trained + untrained, suma, word count
+    assert len(protocol) == 4 * 3 + 3 + 1  # minilm, smollm2 trained + untrained; suma; words
     assert protocol["raw"].between(-1, 1).all() and (protocol["error"] > 0).all()
     landmarks = pd.read_csv(out / "landmarks.tsv", sep="\t")
     print(landmarks.to_string())
     assert set(landmarks["measure"]) == {"S", "W", "J", "N", "S-J", "W-N", "S-W", "J-N"}
-    assert set(landmarks["model"]) == {"minilm", "suma"}
+    assert set(landmarks["model"]) == {"minilm", "smollm2", "suma"}
     trained = landmarks[(landmarks["model"] == "minilm") & landmarks["trained"]]
     assert (trained["ci_low"] <= trained["value"]).all()
     assert (trained["value"] <= trained["ci_high"]).all()
