@@ -211,3 +211,39 @@ def test_planted_passage_structure_is_found_only_with_the_context(tmp_path, caps
     assert main(["alignment", "brain-score-ceiling", "--stimuli", str(stimuli), "--responses",
                  *map(str, paths), "--settings", json.dumps(settings), "--out", str(out)]) == 0
     assert all(0 < value < 1 for value in bs.read_ceilings(out).values())
+
+
+def test_summary_normalises_per_experiment_and_averages_them(tmp_path):
+    """Per model, trained or not: seeds averaged split by split, the best layer chosen per
+    variant, raw / ceiling clipped, and the overall row the mean of the experiments' scores."""
+    from brainencode.analyses.alignment.summary import brain_score_summary
+    from brainencode.analyses.alignment.variants import variant_info, write_variant
+
+    def variant(name, trained, seed, level):
+        rows = [{"experiment": e, "condition": c, "layer": layer, "split": i,
+                 "score": level * scale + bump + 0.01 * i}
+                for e, scale in (("243sentences", 1.0), ("384sentences", 2.0))
+                for c, layer, bump in (("localized", "", 0.0), ("random", "", -0.05),
+                                       ("layer", "a", -0.02), ("layer", "b", 0.03),
+                                       ("word_count", "", -0.1))
+                for i in range(10)]
+        spec = {"family": "minilm", "trained": trained, "seed": seed}
+        write_variant(tmp_path / name, variant_info("m", spec, name), pd.DataFrame(), "x",
+                      {}, pd.DataFrame(rows))
+        return tmp_path / name
+
+    dirs = [variant("m", True, 0, 0.2), variant("m-s1", False, 1, 0.1),
+            variant("m-s2", False, 2, 0.05)]
+    ceilings = {"243sentences": 0.3538, "384sentences": 0.3634}
+    table = brain_score_summary(dirs, ceilings).set_index(["trained", "condition", "experiment"])
+    row = table.loc[(False, "localized", "243sentences")]
+    assert row["n_seeds"] == 2 and row["raw"] == pytest.approx(0.075 + 0.045)
+    assert row["error"] == pytest.approx(np.std(0.01 * np.arange(10)) / np.sqrt(10))
+    assert row["score"] == pytest.approx(0.12 / 0.3538)
+    best = table.loc[(True, "all units, best layer", "384sentences")]
+    assert best["raw"] == pytest.approx(0.4 + 0.03 + 0.045)  # layer b
+    assert table.loc[(True, "localized", "384sentences"), "score"] == 1.0  # 0.445 > ceiling
+    overall = table.loc[(False, "localized", "overall"), "score"]
+    assert overall == pytest.approx((0.12 / 0.3538 + (0.15 + 0.045) / 0.3634) / 2)
+    words = table.xs("baseline", level="condition")
+    assert len(words) == 2 + 1 and (words["n_seeds"] == 0).all()

@@ -201,7 +201,7 @@ def landmark_summary(dirs: list[str | Path], n_boot: int, seed: int) -> pd.DataF
     return pd.DataFrame(rows)
 
 
-def _protocol_rows(model: str, trained: bool, condition: str, per_seed: list[np.ndarray],
+def _protocol_row(model: str, trained: bool, condition: str, per_seed: list[np.ndarray],
                    experiment: str, ceiling: float) -> dict:
     """One Brain-Score row: the per-split scores [n_seeds][n_splits] averaged over seeds, then
     aggregated over splits (raw score, error) and normalised by the ceiling."""
@@ -239,9 +239,9 @@ def brain_score_summary(dirs: list[str | Path], ceilings: dict[str, float]) -> p
                     per.setdefault((condition, experiment), []).append(by[key])
                 baseline.setdefault(experiment, by[("word_count", "")])
         for (condition, experiment), per_seed in per.items():
-            rows.append(_protocol_rows(model, bool(trained), condition, per_seed, experiment,
+            rows.append(_protocol_row(model, bool(trained), condition, per_seed, experiment,
                                        ceilings[experiment]))
-    rows += [_protocol_rows("word count", True, "baseline", [scores], experiment,
+    rows += [_protocol_row("word count", True, "baseline", [scores], experiment,
                             ceilings[experiment]) for experiment, scores in baseline.items()]
     table = pd.DataFrame(rows)
     if len(ceilings) > 1 and np.isfinite(list(ceilings.values())).all():
