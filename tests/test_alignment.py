@@ -95,9 +95,9 @@ def test_suma_alignment_example_on_real_data(env, tmp_path):
     config["alignment"]["language"]["models"]["suma"] |= {
         "config": {"hidden_size": 512, "num_heads": 64},
         "localize": {"fraction": 0.5}}  # the paper's 4096 of 8192 units, at this size
-    # untrained SmolLM2 at 6 of its 30 blocks (the trained one is the real model)
+    # untrained SmolLM2 at 8 of its 30 blocks (4608 units; the trained one is the real model)
     config["alignment"]["language"]["models"]["smollm2"] |= {
-        "config": {"num_hidden_layers": 6}}
+        "config": {"num_hidden_layers": 8}}
     config["alignment"]["bootstrap"]["n"] = 300
     config_path = tmp_path / "config.yaml"
     config_path.write_text(yaml.safe_dump(config))
