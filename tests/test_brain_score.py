@@ -102,6 +102,13 @@ def test_experiments_and_passage_context_are_read_as_published(tmp_path):
     bad = {key: value for key, value in dataset.items() if key != "experiments"}
     with pytest.raises(BrainencodeError, match="expected {experiment} in the path exactly when"):
         write_stimuli(dataset=bad, out=tmp_path / "bad.tsv")
+    sentences, passages = passage_sentences(6, 3)  # M02's 243-sentence file on other voxels
+    write_examples(tmp_path / "M02" / "examples_243sentences.mat", sentences, passages,
+                   np.zeros((18, 30)), np.ones((30, 3), int), np.arange(30) % 3)
+    with pytest.raises(BrainencodeError, match="M02/examples_384sentences.mat: meta.colToCoord: "
+                       "expected the voxels of .*243sentences.mat"):
+        write_subject_responses(dataset=dataset, subject="sub-M02",
+                                stimuli=tmp_path / "stimuli.tsv", out=tmp_path / "M02b.h5")
 
 
 def test_metric_equals_scikit_learn_written_out():
