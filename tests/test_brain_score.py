@@ -197,7 +197,7 @@ def test_planted_passage_structure_is_found_only_with_the_context(tmp_path, caps
             write_subject_responses(dataset=dataset | {"context": context}, subject=subject,
                                     stimuli=stimuli, out=paths[-1])
         X = {"layer:layer06": load_features(tmp_path / context)[1]["layer06"]}
-        table = bs.variant_scores(X, stimuli, paths, SETTINGS)
+        table = bs.variant_scores(X, stimuli, *bs.atlas_targets(paths), SETTINGS)
         scores[context] = table.groupby("experiment")["score"].mean()
     assert (scores["passage"] > 0.8).all()  # measured: 0.94, 0.93
     assert (scores["passage"] > scores["none"] + 0.3).all()  # measured: 0.43, 0.49

@@ -135,3 +135,15 @@ def read_responses(path: str | Path, targets: slice = slice(None)) -> Responses:
                for key in NUMERIC_FIELDS if key in f},
             **{key: f[key].asstr()[targets] for key in STRING_FIELDS if key in f},
         )
+
+
+def read_subjects(paths: list[str | Path]) -> list[Responses]:
+    """Several subjects' responses files, which must list the same stimuli in the same order
+    (rows that are compared or joined across subjects)."""
+    subjects = [read_responses(path) for path in paths]
+    for path, responses in zip(paths[1:], subjects[1:], strict=True):
+        if responses.stimulus_ids != subjects[0].stimulus_ids:
+            raise BrainencodeError(f"{path}: stimulus_id: expected the stimuli of {paths[0]} "
+                                   "in the same order")
+    return subjects
+

@@ -32,7 +32,7 @@ import pandas as pd
 from sklearn.linear_model import LinearRegression, RidgeCV
 from sklearn.model_selection import ShuffleSplit
 
-from brainencode.datasets.responses import read_responses
+from brainencode.datasets.responses import Responses, read_subjects
 from brainencode.datasets.stimuli import read_stimuli
 from brainencode.datasets.tables import write_tsv
 from brainencode.errors import BrainencodeError
@@ -52,22 +52,21 @@ def experiments(stimuli: str | Path, ids: list[str]) -> dict[str, np.ndarray]:
     return {name: np.flatnonzero(names == name) for name in dict.fromkeys(names)}
 
 
+def atlas_voxels(responses: Responses, path: str | Path) -> np.ndarray:
+    """One subject's language-atlas voxels [n_stimuli, n_voxels] (ROI ``none`` left out)."""
+    inside = np.asarray(responses.roi) != "none"
+    if not inside.any():
+        raise BrainencodeError(f"{path}: roi: expected voxels of an atlas ROI (all are "
+                               "'none'); set dataset.atlas")
+    return responses.data[:, inside].astype(np.float64)
+
+
 def atlas_targets(paths: list[str | Path]) -> tuple[list[np.ndarray], list[str]]:
-    """Each subject's language-atlas voxels [n_stimuli, n_voxels] (ROI ``none`` left out) and
-    the stimulus ids (the same for every subject)."""
-    data, ids = [], None
-    for path in paths:
-        responses = read_responses(path)
-        if ids is not None and responses.stimulus_ids != ids:
-            raise BrainencodeError(f"{path}: stimulus_id: expected the stimuli of {paths[0]} "
-                                   "in the same order")
-        ids = responses.stimulus_ids
-        inside = np.asarray(responses.roi) != "none"
-        if not inside.any():
-            raise BrainencodeError(f"{path}: roi: expected voxels of an atlas ROI (all are "
-                                   "'none'); set dataset.atlas")
-        data.append(responses.data[:, inside].astype(np.float64))
-    return data, ids
+    """Each subject's language-atlas voxels (atlas_voxels) and the stimulus ids (the same for
+    every subject)."""
+    subjects = read_subjects(paths)
+    return ([atlas_voxels(r, path) for r, path in zip(subjects, paths, strict=True)],
+            subjects[0].stimulus_ids)
 
 
 def pearson_r(prediction: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -146,11 +145,11 @@ def read_ceilings(path: str | Path) -> dict[str, float]:
     return dict(zip(table["experiment"], table["ceiling"], strict=True))
 
 
-def variant_scores(designs: dict[str, np.ndarray], stimuli: Path, responses: list[Path],
-                   settings: dict) -> pd.DataFrame:
+def variant_scores(designs: dict[str, np.ndarray], stimuli: Path, subjects: list[np.ndarray],
+                   ids: list[str], settings: dict) -> pd.DataFrame:
     """Every design's score on every split of every experiment (experiment, condition, layer,
-    split, score); designs are named as language_variant names them (``layer:<name>``)."""
-    subjects, ids = atlas_targets(responses)
+    split, score): designs named as language_variant names them (``layer:<name>``), targets
+    every subject's atlas voxels (atlas_voxels), rows the stimuli ``ids``."""
     Y = np.concatenate(subjects, 1)
     rows = []
     for name, index in experiments(stimuli, ids).items():

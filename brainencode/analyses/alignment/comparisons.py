@@ -24,7 +24,7 @@ from brainencode.analyses.alignment.localizer import (
 from brainencode.analyses.alignment.variants import variant_info, write_variant
 from brainencode.analyses.layer_scores import stimulus_groups
 from brainencode.analyses.rsa import compare, correlation_rdm, subject_rdms
-from brainencode.datasets.responses import read_responses
+from brainencode.datasets.responses import Responses, read_subjects
 from brainencode.datasets.stimuli import read_stimuli
 from brainencode.encoders import noise_ceiling
 from brainencode.encoders.cross_validation import alpha_grid, cross_validated_predictions
@@ -33,21 +33,13 @@ from brainencode.errors import BrainencodeError
 from brainencode.features.store import load_features
 
 
-def language_targets(paths: list[str | Path]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def language_targets(subjects: list[Responses]) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Responses of every subject side by side [n_stimuli, all targets], their noise
     ceilings (NaN without repeats) and the stimulus ids (the same for every subject)."""
-    data, ceilings, ids = [], [], None
-    for path in paths:
-        responses = read_responses(path)
-        if ids is not None and responses.stimulus_ids != ids:
-            raise BrainencodeError(f"{path}: stimulus_id: expected the stimuli of {paths[0]} "
-                                   "in the same order")
-        ids = responses.stimulus_ids
-        data.append(responses.data)
-        ceilings.append(noise_ceiling.ceiling_r(responses.repeats)
-                        if responses.repeats is not None
-                        else np.full(responses.n_targets, np.nan))
-    return np.concatenate(data, 1), np.concatenate(ceilings), ids
+    ceilings = [noise_ceiling.ceiling_r(r.repeats) if r.repeats is not None
+                else np.full(r.n_targets, np.nan) for r in subjects]
+    return (np.concatenate([r.data for r in subjects], 1), np.concatenate(ceilings),
+            subjects[0].stimulus_ids)
 
 
 def word_counts(stimuli: Path, ids: list[str]) -> np.ndarray:
@@ -97,7 +89,8 @@ def language_variant(*, model: str, spec: dict, localizer_stimuli: Path, localiz
                                             own.get("fraction")), strict=True))
 
     meta, layers = load_features(features)
-    Y, ceiling, ids = language_targets(responses)
+    subjects = read_subjects(responses)
+    Y, ceiling, ids = language_targets(subjects)
     if meta["stimulus_ids"] != ids:
         raise BrainencodeError(f"{stimuli}: stimulus_id: expected the stimuli of "
                                f"{responses[0]} in the same order")
@@ -126,7 +119,9 @@ def language_variant(*, model: str, spec: dict, localizer_stimuli: Path, localiz
     described = {"tokenizer": meta["provenance"].get("tokenizer", ""),
                  "localized": f"{len(localizer.selected)} of {n_units} units"
                               + (f" ({own['fraction']:.0%})" if "fraction" in own else "")}
-    protocol = (bs.variant_scores(designs, stimuli, responses, brain_score)
+    protocol = (bs.variant_scores(designs, stimuli,
+                                  [bs.atlas_voxels(r, path) for r, path
+                                   in zip(subjects, responses, strict=True)], ids, brain_score)
                 if brain_score is not None else None)
     write_variant(out_dir, variant_info(model, spec, name, **described), scores, "predictions",
                   {"y": Y, "ceiling": ceiling, **landmarks,

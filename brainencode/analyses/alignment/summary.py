@@ -202,7 +202,7 @@ def landmark_summary(dirs: list[str | Path], n_boot: int, seed: int) -> pd.DataF
 
 
 def _protocol_row(model: str, trained: bool, condition: str, per_seed: list[np.ndarray],
-                   experiment: str, ceiling: float) -> dict:
+                  experiment: str, ceiling: float) -> dict:
     """One Brain-Score row: the per-split scores [n_seeds][n_splits] averaged over seeds, then
     aggregated over splits (raw score, error) and normalised by the ceiling."""
     raw, error = bs.aggregate(np.mean(per_seed, 0))
@@ -240,9 +240,9 @@ def brain_score_summary(dirs: list[str | Path], ceilings: dict[str, float]) -> p
                 baseline.setdefault(experiment, by[("word_count", "")])
         for (condition, experiment), per_seed in per.items():
             rows.append(_protocol_row(model, bool(trained), condition, per_seed, experiment,
-                                       ceilings[experiment]))
+                                      ceilings[experiment]))
     rows += [_protocol_row("word count", True, "baseline", [scores], experiment,
-                            ceilings[experiment]) for experiment, scores in baseline.items()]
+                           ceilings[experiment]) for experiment, scores in baseline.items()]
     table = pd.DataFrame(rows)
     if len(ceilings) > 1 and np.isfinite(list(ceilings.values())).all():
         overall = (table.groupby(["model", "trained", "condition"], sort=False)
