@@ -14,7 +14,7 @@ from pathlib import Path
 
 from brainencode.config import load_schema, validate_dataset
 from brainencode.datasets.checks import check_exists, require
-from brainencode.datasets.paths import subject_path
+from brainencode.datasets.paths import experiment_paths
 from brainencode.datasets.responses import Responses, write_responses
 from brainencode.errors import BrainencodeError
 
@@ -76,10 +76,8 @@ def _file_problems(config: dict) -> list[str]:
                            "path exactly when dataset.experiments is given"]
     if "path" in config and "{session}" not in config["path"] and "{tr}" not in config["path"]:
         for subject in config["subjects"]:
-            for experiment in config.get("experiments") or [None]:
-                fields = {"experiment": experiment} if experiment else {}
-                problems += check_exists(subject_path(config["path"], subject, **fields),
-                                         "dataset.path")
+            for _, path in experiment_paths(config, subject):
+                problems += check_exists(path, "dataset.path")
     return problems
 
 

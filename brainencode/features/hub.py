@@ -49,10 +49,15 @@ def weights_revision(spec: dict, source: str) -> str:
     return Path(cached).parent.name if isinstance(cached, str) else "unknown"
 
 
-def file_digest(paths: list[Path]) -> str:
+def sha256_hex(paths: list[Path]) -> str:
+    """The SHA-256 (hex) of the files' bytes, one after the other, read in 16 MiB blocks."""
     digest = hashlib.sha256()
     for path in paths:
         with open(path, "rb") as f:
             for block in iter(lambda: f.read(1 << 24), b""):
                 digest.update(block)
-    return "sha256:" + digest.hexdigest()[:16]
+    return digest.hexdigest()
+
+
+def file_digest(paths: list[Path]) -> str:
+    return "sha256:" + sha256_hex(paths)[:16]
