@@ -19,6 +19,15 @@ def subject_datasets(config: dict) -> dict[str, dict]:
     return {subject: config["dataset"] for subject in config["dataset"]["subjects"]}
 
 
+def planted_concepts(config: dict) -> dict[str, str]:
+    """ROI -> the concept its voxels respond to, for the demo's concept-driven ROIs (the truth
+    the captions are checked against); empty for real data."""
+    if config["dataset"]["format"] != "demo":
+        return {}
+    return {roi["name"]: roi["driver"]["concept"] for roi in config["demo"]["rois"]
+            if "concept" in roi.get("driver", {})}
+
+
 def stimuli_table(dataset: dict, written: str) -> str:
     """The stimuli table a dataset section reads: the user's, or ``written`` (where the stimuli
     rule writes it) for formats that define their own stimuli (a table copies the user's)."""

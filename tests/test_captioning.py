@@ -17,6 +17,8 @@ from brainencode.analyses.captioning.describers import (
     EXTRACTIVE,
     ExtractiveDescriber,
     LLMDescriber,
+    TextEncoders,
+    grounded_keywords,
     parse_keywords,
 )
 from brainencode.analyses.captioning.embedding import SentenceEmbedder
@@ -159,19 +161,42 @@ def embed():
     return SentenceEmbedder({"family": "minilm", "trained": True})
 
 
+def red_voxels(embed, n_voxels: int) -> tuple[list[list[str]], TextEncoders]:
+    """Training captions of coloured shapes, and voxels whose caption-space encoders point to
+    "red"."""
+    rng = np.random.default_rng(0)
+    colours, shapes = ["red", "green", "blue", "yellow"], ["circle", "square", "triangle"]
+    train = [[f"a {rng.choice(colours)} {rng.choice(shapes)} on a dark background"]
+             for _ in range(200)]
+    E = embed([c[0] for c in train])
+    mean, std = E.mean(0), E.std(0) + 1e-6
+    weights = np.tile((embed(["red"])[0] - mean) / std, (n_voxels, 1))
+    return train, TextEncoders(weights, mean, std)
+
+
 def test_llm_describer_and_vision_captioner_through_the_endpoint(server, api_key, tmp_path,
                                                                   embed):
+    """LaVCa's steps through the endpoint: the LLM's keywords, grounded in the captions and
+    filtered by the voxel's encoder (red first), then a sentence from them."""
     chat = client(server, api_key, tmp_path)
+    _, encoders = red_voxels(embed, 2)
     describer = LLMDescriber(chat, "test-model", PROMPTS, {"temperature": 0, "max_tokens": 50},
-                             n_keywords=3)
-    top = [["a small red circle on a dark background"], ["a large red square"],
-           ["a red cross", "red shape"]]
-    keywords, sentence = describer(top)
-    assert keywords[0] == "red" and sentence.startswith("An image with red")
+                             n_keywords=3, embed=embed)
+    tops = [[["a small dark circle on a red background"], ["a large red square"],
+             ["a red cross", "red shape"]],
+            [["a red circle"], ["a red square"]]]
+    described = describer.describe(tops, encoders)
+    first = described[0]
+    # the fake LLM's three most common words: red, then two of voxel 0's first caption
+    assert first.candidates[0] == "red" and len(first.candidates) == 3
+    assert set(first.candidates[1:]) <= {"small", "dark", "circle", "background"}
+    assert first.keywords[0] == "red" and first.sentence.startswith("An image with red")
+    assert set(first.keywords) <= set(first.candidates)
     assert describer.is_llm and "keywords_v1" in describer.name
     n = len(server.requests)
-    assert LLMDescriber(client(server, api_key, tmp_path), "test-model", PROMPTS,
-                        {"temperature": 0, "max_tokens": 50}, 3)(top) == (keywords, sentence)
+    again = LLMDescriber(client(server, api_key, tmp_path), "test-model", PROMPTS,
+                         {"temperature": 0, "max_tokens": 50}, 3, embed)
+    assert again.describe(tops, encoders) == described
     assert len(server.requests) == n  # served from the cache
 
     image = tmp_path / "image.png"
@@ -183,21 +208,24 @@ def test_llm_describer_and_vision_captioner_through_the_endpoint(server, api_key
     assert server.schema_errors == []
 
 
+def test_grounded_keywords_drop_echoes_and_split_copied_captions():
+    """A small model's reply: a copied caption gives its content words, a phrase stays one,
+    a word in no caption (echoed from a worked example) is dropped."""
+    top = [["a small red circle on a dark background"], ["a red square in the centre"]]
+    reply = "1. a small red circle on a dark background\nred square, yellow, banana"
+    assert grounded_keywords(reply, top) == ["small", "red", "circle", "dark", "background",
+                                             "red square"]
+    assert grounded_keywords("yellow, banana", top) == []
+
+
 def test_extractive_describer_names_the_planted_concept(embed):
-    rng = np.random.default_rng(0)
-    colours = ["red", "green", "blue", "yellow"]
-    shapes = ["circle", "square", "triangle"]
-    train = [[f"a {rng.choice(colours)} {rng.choice(shapes)} on a dark background"]
-             for _ in range(200)]
+    train, encoders = red_voxels(embed, 1)
     describer = ExtractiveDescriber(embed, 3, train)
-    # the voxel's text-space weights point to "red" in the embedding space
-    E = embed([c[0] for c in train])
-    mean, std = E.mean(0), E.std(0) + 1e-6
-    weights = ((embed(["red"])[0] - mean) / std)
+    shapes = ["circle", "square", "triangle"]
     top = [[f"a red {s} on a dark background"] for s in shapes] + [["a green circle"]]
-    keywords, sentence = describer(top, text_weights=weights, text_mean=mean, text_std=std)
+    (candidates, keywords, sentence), = describer.describe([top], encoders)
     assert keywords[0] == "red" and "background" not in keywords and "dark" not in keywords
-    assert sentence.startswith("Images showing red")
+    assert set(keywords) <= set(candidates) and sentence.startswith("Images showing red")
     assert not describer.is_llm and "not an LLM" in describer.name == EXTRACTIVE
 
 

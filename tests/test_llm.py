@@ -14,6 +14,7 @@ import pytest
 from brainencode.analyses.captioning.files import Selection, read_voxel_captions, write_selection
 from brainencode.analyses.captioning.llm_client import ChatClient, LocalChat
 from brainencode.cli import main
+from brainencode.datasets.responses import Responses, write_responses
 from brainencode.errors import BrainencodeError
 from brainencode.features.extract import extract_features
 from brainencode.features.gguf import SOURCE, convert_gguf, converted_folder, smollm2_gguf
@@ -85,7 +86,8 @@ def test_smollm2_family_trained_and_untrained(smollm2, tmp_path):
 
 
 def selection_for(tmp_path, voxels=TOP):
-    """A captioning selection and image captions for hand-picked voxels' top captions."""
+    """A captioning selection, image captions and responses for hand-picked voxels' top
+    captions (each voxel responds to its own images)."""
     images = {f"img{v}{i}": caption for v, captions in voxels.items()
               for i, caption in enumerate(captions)}
     ids = list(images)
@@ -102,20 +104,26 @@ def selection_for(tmp_path, voxels=TOP):
     pd.DataFrame({"stimulus_id": ids, "caption": list(images.values()),
                   "captioner": "dataset"}).to_csv(tmp_path / "captions.tsv", sep="\t",
                                                   index=False)
+    data = np.array([[float(sid.startswith(f"img{v}")) for v in voxels] for sid in ids])
+    write_responses(tmp_path / "responses.h5", Responses(
+        data=data + np.random.default_rng(0).normal(0, 0.1, data.shape), stimulus_ids=ids,
+        roi=np.array(["V4"] * len(voxels)), subject="sub-01",
+        ijk=np.zeros((len(voxels), 3), dtype=int), attrs={"modality": "fmri"}))
     return tmp_path / "selection", tmp_path / "captions.tsv"
 
 
 def describe_args(tmp_path, describer: dict, client: dict) -> list[str]:
     selection, captions = selection_for(tmp_path)
     return ["captioning", "describe", "--selection", str(selection), "--image-captions",
-            str(captions), "--responses", str(tmp_path / "unused.h5"), "--describer",
+            str(captions), "--responses", str(tmp_path / "responses.h5"), "--describer",
             json.dumps(describer), "--client", json.dumps(client), "--embedder", "minilm",
             "--embedder-spec", json.dumps({"family": "minilm", "trained": True}),
-            "--encoding", json.dumps({"device": "cpu"}), "--cache-dir", str(tmp_path / "cache"),
+            "--encoding", json.dumps(ENCODING), "--cache-dir", str(tmp_path / "cache"),
             "--out", str(tmp_path / "voxel_captions.tsv")]
 
 
-DESCRIBER = {"prompts": {"keywords": "keywords_v2", "sentence": "sentence_v2"},
+ENCODING = {"device": "cpu", "alphas": {"min_exp": -2, "max_exp": 4, "n": 7}, "inner_folds": 3}
+DESCRIBER = {"prompts": {"keywords": "keywords_v3", "sentence": "sentence_v2"},
              "n_keywords": 3, "temperature": 0, "max_tokens": 40, "api_key_env": "TEST_LLM_KEY"}
 CLIENT = {"timeout_s": 120, "max_retries": 1, "backoff_s": 0.1, "requests_per_minute": 0}
 
@@ -200,8 +208,9 @@ def test_openai_describer_against_a_real_transformers_serve(smollm2, tmp_path, c
 
 
 def test_the_workflow_hashes_the_gguf_only_when_a_section_reads_smollm2():
-    """The demo (extractive describer, no smollm2 model) plans no conversion; the zoo example
-    (a smollm2 entry) plans the packaged file into its hash-named folder."""
+    """The Kriegeskorte RSA example (no captioning, no smollm2 model) plans no conversion; the
+    demo (its describer) and the zoo example (a smollm2 entry) plan the packaged file into its
+    hash-named folder."""
     import yaml
 
     from brainencode.config import validate_config
@@ -212,7 +221,7 @@ def test_the_workflow_hashes_the_gguf_only_when_a_section_reads_smollm2():
         config = yaml.safe_load((REPO / "config" / name).read_text())
         return smollm2_conversion(validate_config(config, name))
 
-    assert planned("config.yaml") is None
+    assert planned("examples/kriegeskorte2008_rdm.yaml") is None
     if smollm2_gguf() is not None:
-        assert planned("examples/model_zoo.yaml") == (str(smollm2_gguf()),
-                                                      str(converted_folder(smollm2_gguf())))
+        for name in ("config.yaml", "examples/model_zoo.yaml"):
+            assert planned(name) == (str(smollm2_gguf()), str(converted_folder(smollm2_gguf())))

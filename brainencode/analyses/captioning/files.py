@@ -93,11 +93,12 @@ def read_voxel_captions(path: str | Path) -> pd.DataFrame:
 
 
 def write_evaluation(folder: Path, evaluation: pd.DataFrame, summary: pd.DataFrame,
-                     info: dict) -> None:
+                     naming: pd.DataFrame, info: dict) -> None:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     evaluation.to_csv(folder / "evaluation.tsv", sep="\t", index=False)
     summary.to_csv(folder / "summary.tsv", sep="\t", index=False)
+    naming.to_csv(folder / "naming.tsv", sep="\t", index=False)
     (folder / "evaluation.json").write_text(json.dumps(info, indent=1))
 
 
@@ -109,3 +110,9 @@ def read_evaluation(path: str | Path) -> pd.DataFrame:
 def read_summary(folder: str | Path) -> pd.DataFrame:
     """summary.tsv of a subject's captioning folder: per ROI and method."""
     return pd.read_csv(Path(folder) / "summary.tsv", sep="\t")
+
+
+def read_naming(folder: str | Path) -> pd.DataFrame:
+    """naming.tsv of a subject's captioning folder: per planted concept, describer and field,
+    the share of voxels naming it (empty without planted concepts)."""
+    return pd.read_csv(Path(folder) / "naming.tsv", sep="\t")

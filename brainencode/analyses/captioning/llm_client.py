@@ -94,6 +94,11 @@ class ChatClient:
             self.cache.put(body, content)
         return content
 
+    def complete_many(self, conversations: list[list[dict]], **params) -> list[str]:
+        """One reply per conversation, asked one after the other (each cached as it comes, so
+        an interrupted run keeps the finished answers)."""
+        return [self.complete(messages, **params) for messages in conversations]
+
     def _headers(self) -> dict[str, str]:
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         api_key = os.environ.get(self.api_key_env, "") if self.api_key_env else ""
@@ -179,9 +184,11 @@ class LocalChat:
     """The same ``complete(messages, **params)`` from a local causal language model (a folder or
     the Hugging Face cache, never downloaded), greedy decoding, answers cached like
     ChatClient's. The tokenizer's chat template formats the messages when it has one; else
-    they are joined as plain text."""
+    they are joined as plain text. ``complete_many`` decodes ``batch_size`` prompts at once
+    (left-padded): on 2 CPU cores SmolLM2-135M answers 8 prompts in about the time of 3."""
 
-    def __init__(self, path: str, device: str = "auto", cache_dir: str | Path | None = None):
+    def __init__(self, path: str, device: str = "auto", cache_dir: str | Path | None = None,
+                 batch_size: int = 8):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -194,31 +201,51 @@ class LocalChat:
         except (OSError, ValueError) as exc:
             raise BrainencodeError(f"captioning.describer.path: {path}: expected a local causal "
                                    f"language model folder ({exc})") from None
+        self.tokenizer.padding_side = "left"  # generation continues every prompt at its end
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
         self.device = torch.device(("cuda" if torch.cuda.is_available() else "cpu")
                                    if device == "auto" else device)
         self.model.to(self.device).eval()
         self.model_id = str(Path(path).resolve())
         self.cache = AnswerCache(cache_dir)
+        self.batch_size = batch_size
 
-    def _prompt_ids(self, messages: list[dict]):
-        if getattr(self.tokenizer, "chat_template", None):
+    @property
+    def _templated(self) -> bool:
+        return bool(getattr(self.tokenizer, "chat_template", None))
+
+    def _prompt_text(self, messages: list[dict]) -> str:
+        if self._templated:
             return self.tokenizer.apply_chat_template(messages, add_generation_prompt=True,
-                                                      return_tensors="pt", return_dict=True)
-        text = "\n\n".join(m["content"] for m in messages) + "\n\n"
-        return self.tokenizer(text, return_tensors="pt")
+                                                      tokenize=False)
+        return "\n\n".join(m["content"] for m in messages) + "\n\n"
 
     def complete(self, messages: list[dict], max_tokens: int = 200, **params) -> str:
+        return self.complete_many([messages], max_tokens=max_tokens, **params)[0]
+
+    def complete_many(self, conversations: list[list[dict]], max_tokens: int = 200,
+                      **params) -> list[str]:
+        """One reply per conversation: cached ones read, the others decoded in batches."""
         import torch
 
-        body = {"model": self.model_id, "messages": messages, "max_tokens": max_tokens,
-                **params}
-        content = self.cache.get(body)
-        if content is None:
-            inputs = self._prompt_ids(messages).to(self.device)
+        bodies = [{"model": self.model_id, "messages": messages, "max_tokens": max_tokens,
+                   **params} for messages in conversations]
+        replies = [self.cache.get(body) for body in bodies]
+        todo = [i for i, reply in enumerate(replies) if reply is None]
+        for start in range(0, len(todo), self.batch_size):
+            batch = todo[start:start + self.batch_size]
+            # a chat template writes its special tokens itself; plain text gets the tokenizer's
+            inputs = self.tokenizer([self._prompt_text(conversations[i]) for i in batch],
+                                    return_tensors="pt", padding=True,
+                                    add_special_tokens=not self._templated).to(self.device)
             with torch.inference_mode():
                 tokens = self.model.generate(**inputs, max_new_tokens=max_tokens,
-                                             do_sample=False)
-            new = tokens[0, inputs["input_ids"].shape[1]:]
-            content = self.tokenizer.decode(new, skip_special_tokens=True).strip()
-            self.cache.put(body, content)
-        return content
+                                             do_sample=False,
+                                             pad_token_id=self.tokenizer.pad_token_id)
+            new = tokens[:, inputs["input_ids"].shape[1]:]
+            for i, text in zip(batch, self.tokenizer.batch_decode(new, skip_special_tokens=True),
+                               strict=True):
+                replies[i] = text.strip()
+                self.cache.put(bodies[i], replies[i])
+        return replies
