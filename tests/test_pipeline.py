@@ -259,7 +259,11 @@ RECORDED = Path(__file__).parent / "recorded"
 def test_demo_outputs_equal_those_recorded(demo):
     """scores.tsv, the captioning summaries and the figure set of the demo, as recorded on
     2026-12-01 (before the restructuring of issue 17; scores re-recorded after the metrics of
-    issue 20, which moved no demo value by more than 2e-7 and added the note column)."""
+    issue 20, which moved no demo value by more than 2e-7 and added the note column; captioning
+    re-recorded with SmolLM2 as the describer, issue 18). The rows that the LLM's text decides
+    (its captions, and the same shuffled) are held to 0.05: greedy decoding on another CPU may
+    round one logit differently and pick another token; the others (but their p against the
+    LLM's captions) to 1e-5."""
     _, config, results = demo
     for subject in all_subjects(config):
         recorded = pd.read_csv(RECORDED / f"scores_{subject}.tsv", sep="\t")
@@ -270,7 +274,13 @@ def test_demo_outputs_equal_those_recorded(demo):
     for subject in config["dataset"]["subjects"]:
         recorded = pd.read_csv(RECORDED / f"captioning_summary_{subject}.tsv", sep="\t")
         now = pd.read_csv(results / "captioning" / subject / "summary.tsv", sep="\t")
-        pd.testing.assert_frame_equal(now, recorded, rtol=1e-5, atol=1e-6)
+        pd.testing.assert_frame_equal(now.drop(columns=["mean", "sem", "p_vs_lavca"]),
+                                      recorded.drop(columns=["mean", "sem", "p_vs_lavca"]))
+        by_text = now["method"].isin(["lavca", "shuffled"]).to_numpy()
+        np.testing.assert_allclose(now["mean"][by_text], recorded["mean"][by_text], atol=0.05)
+        pd.testing.assert_frame_equal(now[~by_text].drop(columns="p_vs_lavca"),
+                                      recorded[~by_text].drop(columns="p_vs_lavca"),
+                                      rtol=1e-5, atol=1e-6)  # p: against the LLM's captions
     figures = pd.read_csv(RECORDED / "figures.tsv", sep="\t", names=["subject", "file"])
     now = sorted((folder.name, path.name) for folder in (results / "figures").iterdir()
                  for path in folder.iterdir() if not path.name.startswith("."))
