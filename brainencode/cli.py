@@ -43,6 +43,7 @@ VERBS = {
     "alignment figures": "brainencode.reports.alignment_figures:alignment_figures",
     "captioning bank": "brainencode.analyses.captioning.bank:write_bank",
     "captioning select": "brainencode.analyses.captioning.selection:select_images",
+    "captioning unit-responses": "brainencode.analyses.captioning.units:write_unit_responses",
     "captioning caption-images": "brainencode.analyses.captioning.captioners:caption_images",
     "captioning describe": "brainencode.analyses.captioning.describers:describe_voxels",
     "captioning evaluate": "brainencode.analyses.captioning.evaluation:evaluate_captions",

@@ -132,6 +132,13 @@ def _check_captioning(config: dict, source: str) -> None:
         if captioning[key] not in models:
             raise BrainencodeError(f"{source}: captioning.{key}: expected one of the models "
                                    f"{sorted(models)}, got {captioning[key]!r}")
+    for i, unit in enumerate(captioning["units"]):
+        if unit["model"] not in models:
+            raise BrainencodeError(f"{source}: captioning.units.{i}.model: expected one of the "
+                                   f"models {sorted(models)}, got {unit['model']!r}")
+    if captioning["targets"] != "brain" and not captioning["units"]:
+        raise BrainencodeError(f"{source}: captioning.units: expected at least one model layer "
+                               f"for targets {captioning['targets']!r}")
     subjects = config["dataset"]["subjects"]
     unknown = sorted(set(captioning.get("subjects", [])) - set(subjects))
     if unknown:

@@ -8,6 +8,7 @@ not in the rules, so that it is tested like the rest of the library.
 
 from __future__ import annotations
 
+from brainencode.analyses.captioning.units import unit_target_name
 from brainencode.demo import layout as demo_layout
 from brainencode.features.gguf import converted_folder, smollm2_gguf
 
@@ -17,6 +18,20 @@ def subject_datasets(config: dict) -> dict[str, dict]:
     if config["dataset"]["format"] == "demo":
         return demo_layout.subject_datasets(config)
     return {subject: config["dataset"] for subject in config["dataset"]["subjects"]}
+
+
+def captioning_targets(config: dict) -> dict[str, dict | None]:
+    """What the captioning stage captions, by name: the subjects (None) and, for targets model
+    or both, each ``captioning.units`` layer (its entry) as ``units-<model>-<layer>``."""
+    captioning = config.get("captioning")
+    if not captioning:
+        return {}
+    targets: dict[str, dict | None] = {}
+    if captioning["targets"] in ("brain", "both"):
+        targets |= dict.fromkeys(captioning.get("subjects", config["dataset"]["subjects"]))
+    if captioning["targets"] in ("model", "both"):
+        targets |= {unit_target_name(u["model"], u["layer"]): u for u in captioning["units"]}
+    return targets
 
 
 def planted_concepts(config: dict) -> dict[str, str]:

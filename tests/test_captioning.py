@@ -322,3 +322,40 @@ def test_local_image_captioning_model_is_cached(tmp_path):
     assert again({"img": str(image)}) == captions  # served from the cache
     with pytest.raises(BrainencodeError, match="expected a local image-to-text model"):
         TransformersCaptioner(str(tmp_path / "missing"), 5, "cpu", None)
+
+
+def test_model_units_are_caption_targets_with_their_layer_as_roi(tmp_path):
+    """MILAN-style targets: a layer's features as responses (one unit a column, the layer its
+    ROI), named units-<model>-<layer> beside the subjects; a wrong layer is one line."""
+    from brainencode.analyses.captioning.units import write_unit_responses
+    from brainencode.config import validate_config
+    from brainencode.datasets.responses import read_responses
+    from brainencode.features.store import write_features
+    from brainencode.plan import captioning_targets
+    from tests.conftest import REPO
+
+    rng = np.random.default_rng(0)
+    layers = {"stage5": rng.normal(size=(6, 4)), "stage6": rng.normal(size=(6, 3))}
+    write_features(tmp_path / "effnet", layers, {"stimulus_ids": [f"s{i}" for i in range(6)]})
+    out = write_unit_responses(features=tmp_path / "effnet", model="effnet", layer="stage6",
+                               out=tmp_path / "units.h5")
+    units = read_responses(out)
+    np.testing.assert_allclose(units.data, layers["stage6"], rtol=1e-6)
+    assert list(units.roi) == ["stage6"] * 3 and units.subject == "units-effnet-stage6"
+    assert units.stimulus_ids == [f"s{i}" for i in range(6)]
+    with pytest.raises(BrainencodeError, match=r"layer: expected one of \['stage5', 'stage6'\]"):
+        write_unit_responses(features=tmp_path / "effnet", model="effnet", layer="head",
+                             out=tmp_path / "x.h5")
+
+    import yaml
+
+    config = validate_config(yaml.safe_load((REPO / "config" / "config.yaml").read_text()))
+    assert captioning_targets(config) == {
+        "sub-01": None, "sub-02": None,
+        "units-vit-tiny-untrained-layer03": {"model": "vit-tiny-untrained", "layer": "layer03"},
+        "units-effnet-stage6": {"model": "effnet", "layer": "stage6"}}
+    config["captioning"]["targets"] = "brain"
+    assert list(captioning_targets(config)) == ["sub-01", "sub-02"]
+    config["captioning"] |= {"targets": "model", "units": []}
+    with pytest.raises(BrainencodeError, match="captioning.units: expected at least one"):
+        validate_config(config)

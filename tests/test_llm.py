@@ -123,7 +123,7 @@ def describe_args(tmp_path, describer: dict, client: dict) -> list[str]:
 
 
 ENCODING = {"device": "cpu", "alphas": {"min_exp": -2, "max_exp": 4, "n": 7}, "inner_folds": 3}
-DESCRIBER = {"prompts": {"keywords": "keywords_v3", "sentence": "sentence_v2"},
+DESCRIBER = {"prompts": {"keywords": "keywords_v3", "sentence": "sentence_v3"},
              "n_keywords": 3, "temperature": 0, "max_tokens": 40, "api_key_env": "TEST_LLM_KEY"}
 CLIENT = {"timeout_s": 120, "max_retries": 1, "backoff_s": 0.1, "requests_per_minute": 0}
 

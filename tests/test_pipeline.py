@@ -156,6 +156,26 @@ def test_captions_name_the_planted_concept_and_beat_shuffled(demo, subject):
     assert html.count("data:image/jpeg;base64,") >= 5 * len(voxels["roi"].unique())
 
 
+def test_model_units_are_captioned_like_voxels(demo):
+    """MILAN on the demo: units of the untrained ViT's layer 3 and of the trained
+    EfficientNet-Lite0's stage 6, each layer one ROI, captioned by SmolLM2 from the bank images
+    their encoders rank highest, scored on held-out stimuli and shown in the report."""
+    _, config, results = demo
+    html = (results / "report" / "index.html").read_text()
+    assert "after MILAN" in html
+    for unit in config["captioning"]["units"]:
+        name = f"units-{unit['model']}-{unit['layer']}"
+        folder = results / "captioning" / name
+        units = read_voxel_captions(folder / "voxel_captions.tsv")
+        assert list(units["roi"].unique()) == [unit["layer"]]
+        assert len(units) == config["captioning"]["voxels_per_roi"]
+        assert units["llm"].all() and (units["caption"].str.len() > 0).all()
+        summary = read_summary(folder).set_index(["roi", "method"])
+        assert summary.loc[("all", "encoder"), "mean"] > 0.3  # the units are predictable
+        assert read_naming(folder).empty  # no planted concept for units
+        assert f"<h3>{name}</h3>" in html
+
+
 def coco_captioning(demo, env, tmp_path, captioner: dict) -> Path:
     """The captioning steps of the demo's sub-01 (V4 and LOC) on the real COCO-MINI images
     (../shared) as the bank; returns the results folder."""

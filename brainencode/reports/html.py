@@ -19,6 +19,7 @@ from brainencode.analyses.alignment.summary import (
 )
 from brainencode.analyses.captioning.files import read_naming
 from brainencode.analyses.captioning.files import read_summary as read_captioning_summary
+from brainencode.analyses.captioning.units import UNITS_PREFIX
 from brainencode.analyses.scores import Metric, read_scores
 from brainencode.datasets.images import image_data_url
 from brainencode.datasets.responses import describe_responses
@@ -157,7 +158,7 @@ def _captioning(captioning_dirs: list[Path], stimuli: Path | None, bank: Path | 
                                 paths, per_roi=2)
         summary = read_captioning_summary(folder)
         subjects.append({
-            "name": folder.name,
+            "name": folder.name, "units": folder.name.startswith(UNITS_PREFIX),
             "summary": summary.to_dict("records"),
             "naming": read_naming(folder).to_dict("records"),
             "describer": voxels[0].describer if voxels else "",

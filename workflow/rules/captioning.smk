@@ -1,7 +1,7 @@
 # Voxel captioning (LaVCa): bank -> top images per voxel -> captions -> one sentence per voxel
 # -> evaluation on held-out stimuli -> gallery. Runs when the config has a captioning section.
 
-CAPTION_DIR = f"{RESULTS}/captioning/{{subject}}"
+CAPTION_DIR = f"{RESULTS}/captioning/{{target}}"  # a subject, or units-<model>-<layer>
 
 
 rule captioning_bank:
@@ -22,9 +22,26 @@ rule captioning_bank:
         "--image-size {params.image_size} --out-dir {params.out_dir} > {log} 2>&1"
 
 
+rule captioning_unit_responses:
+    input:
+        features=lambda wc: features_dir("main", CAPTIONING_TARGETS[wc.target]["model"]),
+    output:
+        f"{RESULTS}/responses/units/{{target}}.h5",
+    params:
+        model=lambda wc: CAPTIONING_TARGETS[wc.target]["model"],
+        layer=lambda wc: CAPTIONING_TARGETS[wc.target]["layer"],
+    log:
+        f"{RESULTS}/logs/captioning/{{target}}/unit_responses.log",
+    conda:
+        "../envs/brainencode.yaml"
+    shell:
+        "brainencode captioning unit-responses --features {input.features} "
+        "--model {params.model} --layer {params.layer} --out {output} > {log} 2>&1"
+
+
 rule captioning_select:
     input:
-        responses=f"{RESULTS}/responses/main/{{subject}}.h5",
+        responses=captioning_responses,
         features=lambda wc: features_dir("main", CAPTIONING["model"]),
         bank_features=lambda wc: features_dir("captioning-bank", CAPTIONING["model"]),
         bank=f"{RESULTS}/captioning/bank/stimuli.tsv",
@@ -32,12 +49,12 @@ rule captioning_select:
     output:
         directory(f"{CAPTION_DIR}/selection"),
     params:
-        captioning=lambda wc: as_json(CAPTIONING),
+        captioning=captioning_settings,
         encoding=as_json(config["encoding"]),
     log:
-        f"{RESULTS}/logs/captioning/{{subject}}/select.log",
+        f"{RESULTS}/logs/captioning/{{target}}/select.log",
     benchmark:
-        f"{RESULTS}/benchmarks/captioning/{{subject}}/select.tsv"
+        f"{RESULTS}/benchmarks/captioning/{{target}}/select.tsv"
     threads: 2
     resources:
         cpus_per_task=2,
@@ -63,9 +80,9 @@ rule captioning_caption_images:
         cache=f"{RESULTS}/cache/llm",
         device=config["encoding"]["device"],
     log:
-        f"{RESULTS}/logs/captioning/{{subject}}/caption_images.log",
+        f"{RESULTS}/logs/captioning/{{target}}/caption_images.log",
     benchmark:
-        f"{RESULTS}/benchmarks/captioning/{{subject}}/caption_images.tsv"
+        f"{RESULTS}/benchmarks/captioning/{{target}}/caption_images.tsv"
     conda:
         "../envs/brainencode.yaml"
     shell:
@@ -79,7 +96,7 @@ rule captioning_describe:
     input:
         selection=f"{CAPTION_DIR}/selection",
         image_captions=f"{CAPTION_DIR}/image_captions.tsv",
-        responses=f"{RESULTS}/responses/main/{{subject}}.h5",
+        responses=captioning_responses,
         llm=lambda wc: llm_inputs(CAPTIONING["describer"]),
     output:
         f"{CAPTION_DIR}/voxel_captions.tsv",
@@ -91,9 +108,9 @@ rule captioning_describe:
         encoding=as_json(config["encoding"]),
         cache=f"{RESULTS}/cache/llm",
     log:
-        f"{RESULTS}/logs/captioning/{{subject}}/describe.log",
+        f"{RESULTS}/logs/captioning/{{target}}/describe.log",
     benchmark:
-        f"{RESULTS}/benchmarks/captioning/{{subject}}/describe.tsv"
+        f"{RESULTS}/benchmarks/captioning/{{target}}/describe.tsv"
     conda:
         "../envs/brainencode.yaml"
     shell:
@@ -109,7 +126,7 @@ rule captioning_evaluate:
         selection=f"{CAPTION_DIR}/selection",
         image_captions=f"{CAPTION_DIR}/image_captions.tsv",
         voxel_captions=f"{CAPTION_DIR}/voxel_captions.tsv",
-        responses=f"{RESULTS}/responses/main/{{subject}}.h5",
+        responses=captioning_responses,
     output:
         evaluation=f"{CAPTION_DIR}/evaluation.tsv",
         naming=f"{CAPTION_DIR}/naming.tsv",
@@ -117,7 +134,7 @@ rule captioning_evaluate:
             f"{CAPTION_DIR}/summary.tsv",
             caption="../report/caption_summary.rst",
             category="Captioning",
-            subcategory="{subject}",
+            subcategory="{target}",
         ),
     params:
         embedder=lambda wc: CAPTIONING["embedder"],
@@ -127,9 +144,9 @@ rule captioning_evaluate:
         concepts=as_json(plan.planted_concepts(config)),
         out_dir=lambda wc, output: os.path.dirname(output.summary),
     log:
-        f"{RESULTS}/logs/captioning/{{subject}}/evaluate.log",
+        f"{RESULTS}/logs/captioning/{{target}}/evaluate.log",
     benchmark:
-        f"{RESULTS}/benchmarks/captioning/{{subject}}/evaluate.tsv"
+        f"{RESULTS}/benchmarks/captioning/{{target}}/evaluate.tsv"
     conda:
         "../envs/brainencode.yaml"
     shell:
@@ -154,10 +171,10 @@ rule captioning_gallery:
             f"{CAPTION_DIR}/gallery.png",
             caption="../report/caption_gallery.rst",
             category="Captioning",
-            subcategory="{subject}",
+            subcategory="{target}",
         ),
     log:
-        f"{RESULTS}/logs/captioning/{{subject}}/gallery.log",
+        f"{RESULTS}/logs/captioning/{{target}}/gallery.log",
     conda:
         "../envs/brainencode.yaml"
     shell:

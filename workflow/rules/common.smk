@@ -147,12 +147,28 @@ def alignment_outputs():
     return [f"{RESULTS}/alignment/summary/summary.tsv"] if ALIGNMENT_SIDES else []
 
 
-# The captioning stage (rules/captioning.smk): LaVCa voxel captions.
-CAPTIONING_SUBJECTS = CAPTIONING.get("subjects", DATASET["subjects"]) if CAPTIONING else []
+# The captioning stage (rules/captioning.smk): LaVCa voxel captions, and MILAN-style captions
+# of model units. Target name -> None (a subject) or its captioning.units entry.
+CAPTIONING_TARGETS = plan.captioning_targets(config)
+
+
+def captioning_responses(wildcards):
+    """A subject's responses, or a layer's unit activations (rule captioning_unit_responses)."""
+    if CAPTIONING_TARGETS[wildcards.target] is None:
+        return f"{RESULTS}/responses/main/{wildcards.target}.h5"
+    return f"{RESULTS}/responses/units/{wildcards.target}.h5"
+
+
+def captioning_settings(wildcards):
+    """The captioning section for a target; a layer of units is one ROI of its own, so
+    captioning.rois (the brain's) does not apply."""
+    if CAPTIONING_TARGETS[wildcards.target] is None:
+        return as_json(CAPTIONING)
+    return as_json({key: value for key, value in CAPTIONING.items() if key != "rois"})
 
 
 def captioning_dirs():
-    return [f"{RESULTS}/captioning/{s}" for s in CAPTIONING_SUBJECTS]
+    return [f"{RESULTS}/captioning/{t}" for t in CAPTIONING_TARGETS]
 
 
 def captioning_outputs():

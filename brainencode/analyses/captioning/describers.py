@@ -51,7 +51,7 @@ which what where when how than then as up down out off top side front back behin
 """.split())
 WORD = re.compile(r"[a-z]+(?:-[a-z]+)?")
 MAX_PHRASE = 3  # words in a keyword; a longer item of an LLM's list is a copied caption
-VOXELS_PER_STEP = 8  # voxels asked together (one batch of a local model), one progress step
+VOXELS_PER_STEP = 16  # voxels asked together (one batch of a local model), one progress step
 
 
 class Description(NamedTuple):

@@ -185,7 +185,7 @@ class LocalChat:
     the Hugging Face cache, never downloaded), greedy decoding, answers cached like
     ChatClient's. The tokenizer's chat template formats the messages when it has one; else
     they are joined as plain text. ``complete_many`` decodes ``batch_size`` prompts at once
-    (left-padded): on 2 CPU cores SmolLM2-135M answers 8 prompts in about the time of 3."""
+    (left-padded): on one CPU core SmolLM2-135M answers 8 prompts in about the time of 3."""
 
     def __init__(self, path: str, device: str = "auto", cache_dir: str | Path | None = None,
                  batch_size: int = 8):
