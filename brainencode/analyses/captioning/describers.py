@@ -297,7 +297,6 @@ def describe_voxels(*, selection: Path, image_captions: Path, responses: Path, d
     train_captions = [captions[s] for s in train_ids]
     encoders = fit_text_encoders(embed, captions, train_ids, Path(responses),
                                  list(voxels["target"]), encoding)
-    extractive = ExtractiveDescriber(embed, describer["n_keywords"], train_captions)
     chosen = build_describer(describer, client, cache_dir, encoding["device"], embed,
                              train_captions)
     tops = [[captions[s] for s in picked.top(t)] for t in voxels["target"]]
@@ -305,7 +304,8 @@ def describe_voxels(*, selection: Path, image_captions: Path, responses: Path, d
     for first in tqdm(range(0, len(tops), VOXELS_PER_STEP), desc=f"describing voxels "
                       f"({VOXELS_PER_STEP} a step)", mininterval=5):
         described += chosen.describe(tops[first:first + VOXELS_PER_STEP], encoders, first)
-    control = described if not chosen.is_llm else extractive.describe(tops, encoders)
+    control = described if not chosen.is_llm else ExtractiveDescriber(
+        embed, describer["n_keywords"], train_captions).describe(tops, encoders)
 
     out_rows = []
     for voxel, mine, plain in zip(voxels.itertuples(), described, control, strict=True):

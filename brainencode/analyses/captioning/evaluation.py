@@ -72,9 +72,9 @@ def names(texts: pd.Series, concept: str) -> pd.Series:
     return texts.str.lower().map(lambda text: bool(word.search(text)))
 
 
-def concept_naming(voxels: pd.DataFrame, concepts: dict[str, str]) -> pd.DataFrame:
-    """Per ROI with a planted concept and per describer (LLM, and extractive: the describer or
-    the LLM's control): the share of its voxels whose
+def concept_naming(voxels: pd.DataFrame, concepts: dict[str, str], llm: bool) -> pd.DataFrame:
+    """Per ROI with a planted concept and per describer (LLM, and extractive: the describer or,
+    when ``llm``, the LLM's control): the share of its voxels whose
     candidate keywords (before the encoder's filter), first keyword, kept keywords and
     sentence name the concept."""
     rows = []
@@ -85,7 +85,6 @@ def concept_naming(voxels: pd.DataFrame, concepts: dict[str, str]) -> pd.DataFra
         fields = {"candidates": mine["candidates"], "first_keyword":
                   mine["keywords"].str.split("; ").str[0], "keywords": mine["keywords"],
                   "sentence": mine["caption"]}
-        llm = str(mine["llm"].iloc[0]) == "True"
         describers = [("LLM" if llm else "extractive", fields)]
         if llm:
             describers.append(("extractive", {
@@ -142,7 +141,7 @@ def evaluate_captions(*, selection: Path, image_captions: Path, voxel_captions: 
                                                            strict=True))])
     summary = summarize(table)
     summary.insert(0, "subject", responses.subject)
-    naming = concept_naming(voxels, concepts or {})
+    naming = concept_naming(voxels, concepts or {}, llm)
     naming.insert(0, "subject", responses.subject)
     write_evaluation(out_dir, table, summary, naming, {
         "describer": voxels["describer"].iloc[0] if len(voxels) else "", "llm": llm,
