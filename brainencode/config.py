@@ -140,6 +140,8 @@ def _check_captioning(config: dict, source: str) -> None:
         raise BrainencodeError(f"{source}: captioning.units: expected at least one model layer "
                                f"for targets {captioning['targets']!r}")
     subjects = config["dataset"]["subjects"]
+    if config["dataset"]["format"] == "demo":  # the demo's surface subjects are fMRI too
+        subjects = subjects + config["demo"]["surface"]["subjects"]
     unknown = sorted(set(captioning.get("subjects", [])) - set(subjects))
     if unknown:
         raise BrainencodeError(f"{source}: captioning.subjects: expected dataset subjects "

@@ -1,4 +1,6 @@
-"""Read single-trial beta maps from a BIDS derivative folder into the responses contract."""
+"""Read single-trial beta maps from a BIDS derivative folder into the responses contract:
+volumes (4D NIfTI in a brain mask) or surfaces (per-hemisphere GIFTI or CIFTI-2 dscalar, when
+``space`` names a mesh: datasets/meshes.py)."""
 
 from __future__ import annotations
 
@@ -9,8 +11,11 @@ import pandas as pd
 
 from brainencode.datasets import bids_names
 from brainencode.datasets.checks import read_nifti
+from brainencode.datasets.meshes import Mesh, mesh_of_space
 from brainencode.datasets.responses import Responses
 from brainencode.datasets.stimuli import align_rows, read_stimuli
+from brainencode.datasets.surface_atlases import surface_rois
+from brainencode.datasets.surface_runs import open_run, same_layout
 from brainencode.errors import BrainencodeError
 
 
@@ -60,6 +65,44 @@ def load_bids_betas(bids_root: str | Path, subject: str, stimuli_path: str | Pat
     )
 
 
+def load_surface_betas(bids_root: str | Path, subject: str, stimuli_path: str | Path,
+                       task: str, space: str, mesh: Mesh, atlas: str | None) -> Responses:
+    """One file a hemisphere (or one CIFTI dscalar) per run, maps listed by stimulus_id in the
+    run's .tsv (bids_names.surface_sidecar); ROIs from ``atlas`` or the subject's
+    ``desc-rois_dseg`` label files (.label.gii a hemisphere, or .dlabel.nii)."""
+    folder = bids_names.func_dir(bids_root, subject)
+    ids = list(read_stimuli(stimuli_path)["stimulus_id"])
+    pattern = bids_names.surface_betas_name(subject, task, "*", space, mesh)
+    names = sorted({p.name.replace("_hemi-L_", "_hemi-{hemi}_").replace("_hemi-R_",
+                                                                         "_hemi-{hemi}_")
+                    for p in folder.glob(pattern.replace("{hemi}", "*"))})
+    if not names:
+        raise BrainencodeError(f"{folder}: no surface beta maps matching {pattern}")
+    first = None
+    repeats = []
+    for name in names:
+        run = open_run(folder / name, mesh, "single-trial betas")
+        first = first or run
+        same_layout(run, first)
+        sidecar = folder / bids_names.surface_sidecar(name)
+        trials = pd.read_csv(sidecar, sep="\t", dtype=str)["stimulus_id"].tolist()
+        if len(trials) != run.n_samples:
+            raise BrainencodeError(f"{sidecar}: expected one stimulus_id per map of "
+                                   f"{name} ({run.n_samples} maps, {len(trials)} rows)")
+        repeats.append(align_rows(run.read(), trials, ids, folder / name, Path(stimuli_path)))
+    targets = first.targets
+    atlas = atlas or str(folder / bids_names.surface_name(subject, space, mesh, "rois"))
+    roi = surface_rois(atlas, targets, models=first.brain_models)
+    repeats = np.stack(repeats)
+    return Responses(data=repeats.mean(0), stimulus_ids=ids, roi=roi, subject=subject,
+                     repeats=repeats, **targets.fields(),
+                     attrs={"space": space, "modality": "fmri"} | targets.responses_attrs())
+
+
 def load(config: dict, subject: str, stimuli: Path) -> Responses:
+    mesh = mesh_of_space(config["space"])
+    if mesh is not None:
+        return load_surface_betas(config["bids_root"], subject, stimuli, config["task"],
+                                  config["space"], mesh, config.get("atlas"))
     return load_bids_betas(config["bids_root"], subject, stimuli, config["task"],
                            config["space"])

@@ -14,11 +14,17 @@ is nilearn's ``run_glm`` (OLS or AR(1)), on signals scaled to percent of the vox
 ``FirstLevelModel(signal_scaling=0)`` does; the tests check LSA against FirstLevelModel.
 A stimulus seen in several runs gets one beta per occurrence: ``repeats`` keeps them when every
 stimulus has the same number, ``data`` is their mean.
+
+When ``space`` names a mesh, the runs are fMRIPrep's surface outputs under ``derivatives``
+(``_hemi-L_space-fsaverage5_bold.func.gii`` and its R, or ``_space-fsLR_den-91k_bold.dtseries
+.nii``), their events in the raw ``bids_root``; the same GLM is fitted a block of vertices at a
+time (what nilearn's FirstLevelModel does for a SurfaceImage: the tests compare).
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -26,25 +32,44 @@ import pandas as pd
 
 from brainencode.datasets import bids_names
 from brainencode.datasets.checks import check_events, check_table, read_nifti, require
+from brainencode.datasets.meshes import mesh_of_space
 from brainencode.datasets.paths import subject_path
 from brainencode.datasets.responses import Responses
 from brainencode.datasets.stimuli import average_presentations, read_stimuli
+from brainencode.datasets.surface_atlases import surface_rois
+from brainencode.datasets.surface_runs import SurfaceRun, open_run, same_layout
+from brainencode.datasets.surfaces import sidecar_json
 from brainencode.errors import BrainencodeError
 
 
 def repetition_time(bold: Path, image) -> float:
-    """RepetitionTime from the BIDS JSON sidecar, else from the NIfTI header."""
+    """RepetitionTime from the BIDS JSON sidecar, else from the NIfTI header (a surface run:
+    its CIFTI series step or GIFTI TimeStep)."""
     sidecar = bold.with_name(bold.name.replace(".nii.gz", ".json").replace(".nii", ".json"))
-    if sidecar.is_file():
+    if isinstance(image, SurfaceRun):
+        path = image.files[0].path
+        if "RepetitionTime" in sidecar_json(path):
+            return _seconds(sidecar_json(path), path)
+        tr = image.files[0].step_s() or 0.0
+    elif sidecar.is_file():
         try:
             return float(json.loads(sidecar.read_text())["RepetitionTime"])
         except (KeyError, ValueError, TypeError) as exc:
             raise BrainencodeError(f"{sidecar}: RepetitionTime: expected seconds ({exc})") from None
-    tr = float(image.header.get_zooms()[3]) if image.ndim == 4 else 0.0
+    else:
+        tr = float(image.header.get_zooms()[3]) if image.ndim == 4 else 0.0
     if tr <= 0:
         raise BrainencodeError(f"{bold}: RepetitionTime: expected it in the .json sidecar or "
-                               "the NIfTI header")
+                               "the file's header")
     return tr
+
+
+def _seconds(sidecar: dict, path: Path) -> float:
+    try:
+        return float(sidecar["RepetitionTime"])
+    except (ValueError, TypeError) as exc:
+        raise BrainencodeError(f"{path}: RepetitionTime (JSON sidecar): expected seconds "
+                               f"({exc})") from None
 
 
 def volume_targets(config: dict, subject: str) -> tuple[np.ndarray, np.ndarray, object]:
@@ -134,15 +159,71 @@ def read_events(path: Path, known: set[str], ignore: set[str]) -> pd.DataFrame:
     return events
 
 
-def bold_runs(config: dict, subject: str) -> tuple[np.ndarray, np.ndarray, object, list[Path]]:
-    """The mask's voxels (ijk), their ROIs, the mask image and the subject's BOLD runs."""
-    ijk, roi, mask_image = volume_targets(config, subject)
-    runs = bids_names.raw_runs(config["bids_root"], subject, config["task"], "func",
-                               "bold.nii.gz")
+@dataclass
+class BoldRuns:
+    """A subject's BOLD runs (volumes in a mask, or surface files), their targets and ROIs."""
+
+    paths: list[Path]
+    roi: np.ndarray
+    fields: dict  # per-target location fields of the responses contract
+    attrs: dict
+    events: list[Path]
+    mask: np.ndarray | None = None
+    surface: list[SurfaceRun] = field(default_factory=list)
+
+    def open(self, index: int):
+        """Run ``index``: its image (checked against the mask's grid) or SurfaceRun."""
+        if self.surface:
+            return self.surface[index]
+        return read_bold(self.paths[index], self.mask)
+
+    def chunks(self, image) -> list[slice]:
+        """Blocks of targets read at a time: every voxel of a volume run at once."""
+        return image.chunks() if isinstance(image, SurfaceRun) else [slice(None)]
+
+    def columns(self, image, targets: slice) -> np.ndarray:
+        """float64 [n_trs, targets] of one run."""
+        if isinstance(image, SurfaceRun):
+            return image.columns(targets).astype(np.float64)
+        return np.asarray(image.dataobj, dtype=np.float64)[self.mask].T[:, targets]
+
+    def n_trs(self, image) -> int:
+        return image.n_samples if isinstance(image, SurfaceRun) else image.shape[3]
+
+
+def bold_runs(config: dict, subject: str) -> BoldRuns:
+    """The subject's BOLD runs of ``task``, volume or surface as ``space`` says."""
+    mesh = mesh_of_space(config["space"])
+    if mesh is None:
+        ijk, roi, mask_image = volume_targets(config, subject)
+        runs = bids_names.raw_runs(config["bids_root"], subject, config["task"], "func",
+                                   "bold.nii.gz")
+        if not runs:
+            raise BrainencodeError(f"{config['bids_root']}/{subject}: expected BOLD runs "
+                                   f"{subject}_task-{config['task']}_*bold.nii.gz in func/")
+        return BoldRuns(runs, roi, {"ijk": ijk}, {"affine": mask_image.affine.ravel(),
+                                                  "shape": np.array(mask_image.shape)},
+                        [bids_names.events_of(r, "bold.nii.gz") for r in runs],
+                        mask=np.asarray(mask_image.dataobj) > 0)
+    derivatives = Path(config.get("derivatives", config["bids_root"]))
+    suffix = bids_names.surface_name("", config["space"], mesh, "bold").replace(
+        "{hemi}", "L").removeprefix("_")
+    runs = bids_names.raw_runs(derivatives, subject, config["task"], "func", suffix)
     if not runs:
-        raise BrainencodeError(f"{config['bids_root']}/{subject}: expected BOLD runs "
-                               f"{subject}_task-{config['task']}_*bold.nii.gz in func/")
-    return ijk, roi, mask_image, runs
+        raise BrainencodeError(f"{derivatives}/{subject}: expected surface BOLD runs "
+                               f"{subject}_task-{config['task']}_*{suffix} in func/")
+    patterns = [r.with_name(r.name.replace("_hemi-L_", "_hemi-{hemi}_")) for r in runs]
+    surface = [open_run(p, mesh, "BOLD run") for p in patterns]
+    for run in surface[1:]:
+        same_layout(run, surface[0])
+    targets = surface[0].targets
+    roi = np.full(targets.n_targets, "all")
+    if "atlas" in config:
+        roi = surface_rois(str(subject_path(config["atlas"], subject)), targets,
+                           config.get("atlas_labels"), surface[0].brain_models)
+    return BoldRuns(runs, roi, targets.fields(), targets.responses_attrs(),
+                    [bids_names.surface_events(config["bids_root"], derivatives, r)
+                     for r in runs], surface=surface)
 
 
 def read_bold(bold: Path, mask: np.ndarray):
@@ -157,24 +238,23 @@ def read_bold(bold: Path, mask: np.ndarray):
 def load(config: dict, subject: str, stimuli: Path) -> Responses:
     settings = config["glm"]
     ids = list(read_stimuli(stimuli)["stimulus_id"])
-    ijk, roi, mask_image, runs = bold_runs(config, subject)
-    mask = np.asarray(mask_image.dataobj) > 0
+    runs = bold_runs(config, subject)
     occurrences: dict[str, list[np.ndarray]] = {s: [] for s in ids}
-    for bold in runs:
-        image = read_bold(bold, mask)
+    for index, bold in enumerate(runs.paths):
+        image = runs.open(index)
         tr = repetition_time(bold, image)
-        events = read_events(bids_names.events_of(bold, "bold.nii.gz"), set(ids),
-                             set(settings["ignore_trial_types"]))
+        events = read_events(runs.events[index], set(ids), set(settings["ignore_trial_types"]))
         rows = np.flatnonzero(events["stimulus"] != "")
-        Y = np.asarray(image.dataobj, dtype=np.float64)[mask].T
-        frame_times = np.arange(image.shape[3]) * tr
-        for row, beta in zip(rows, trial_betas(Y, frame_times, events, rows, settings),
-                             strict=True):
+        frame_times = np.arange(runs.n_trs(image)) * tr
+        betas = np.empty((len(rows), len(runs.roi)))
+        for piece in runs.chunks(image):
+            betas[:, piece] = trial_betas(runs.columns(image, piece), frame_times, events, rows,
+                                          settings)
+        for row, beta in zip(rows, betas, strict=True):
             occurrences[events["stimulus"][row]].append(beta)
     data, repeats = average_presentations(occurrences, ids,
                                           f"{config['bids_root']}/{subject}", stimuli)
-    return Responses(data=data, stimulus_ids=ids, roi=roi, subject=subject, repeats=repeats,
-                     ijk=ijk, attrs={"modality": "fmri", "space": config["space"],
-                                     "glm": settings["method"],
-                                     "affine": mask_image.affine.ravel(),
-                                     "shape": np.array(mask.shape)})
+    return Responses(data=data, stimulus_ids=ids, roi=runs.roi, subject=subject,
+                     repeats=repeats, **runs.fields,
+                     attrs={"modality": "fmri", "space": config["space"],
+                            "glm": settings["method"]} | runs.attrs)

@@ -7,10 +7,10 @@ from dataclasses import replace
 import numpy as np
 
 from brainencode.datasets.checks import invalid_columns, require, target_problems
-from brainencode.datasets.responses import Responses
+from brainencode.datasets.responses import TARGET_FIELDS, Responses
 from brainencode.errors import BrainencodeError
 
-PER_TARGET = ("roi", "ijk", "channel", "xyz", "window")
+PER_TARGET = ("roi", *TARGET_FIELDS)
 
 
 def drop_or_refuse_invalid(responses: Responses, policy: str, source: str) -> Responses:

@@ -17,8 +17,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from brainencode.datasets import bids_names
-from brainencode.datasets.bids_glm import bold_runs, read_bold, read_events, repetition_time
+from brainencode.datasets.bids_glm import bold_runs, read_events, repetition_time
 from brainencode.datasets.responses import Responses
 from brainencode.datasets.stimuli import read_stimuli
 from brainencode.errors import BrainencodeError
@@ -37,22 +36,22 @@ def clean_run(Y: np.ndarray, tr: float, high_pass: float) -> np.ndarray:
 def load(config: dict, subject: str, stimuli) -> Responses:
     settings = config["naturalistic"]
     ids = set(read_stimuli(stimuli)["stimulus_id"])
-    ijk, roi, mask_image, bolds = bold_runs(config, subject)
-    mask = np.asarray(mask_image.dataobj) > 0
+    bold_files = bold_runs(config, subject)
+    bolds = bold_files.paths
     start, end = settings["trim"]
     data, runs, kept_trs, events, first_tr = [], [], [], [], None
     for run, bold in enumerate(bolds):
-        image = read_bold(bold, mask)
+        image = bold_files.open(run)
         tr = repetition_time(bold, image)
         first_tr = tr if first_tr is None else first_tr
         if tr != first_tr:
             raise BrainencodeError(f"{bold}: RepetitionTime: expected the same TR as "
                                    f"{bolds[0].name} ({first_tr:g} s), got {tr:g} s")
-        n_trs = image.shape[3]
+        n_trs = bold_files.n_trs(image)
         if n_trs - start - end < 2:
             raise BrainencodeError(f"{bold}: time: {n_trs} TRs, expected more than "
                                    f"naturalistic.trim = {settings['trim']} leaves out")
-        events_path = bids_names.events_of(bold, "bold.nii.gz")
+        events_path = bold_files.events[run]
         table = read_events(events_path, ids, set(settings["ignore_trial_types"]))
         table = table[table["stimulus"] != ""]
         middle = table["onset"] + table["duration"] / 2
@@ -60,21 +59,22 @@ def load(config: dict, subject: str, stimuli) -> Responses:
         if outside.any():
             raise BrainencodeError(f"{events_path}: onset: expected times within the run "
                                    f"(0 to {n_trs * tr:g} s), got {middle[outside].iloc[0]:g}")
-        Y = clean_run(np.asarray(image.dataobj, dtype=np.float64)[mask].T, tr,
-                      settings["high_pass"])
         kept = np.arange(start, n_trs - end)
-        data.append(Y[kept])
+        cleaned = np.empty((len(kept), len(bold_files.roi)), np.float32)
+        for piece in bold_files.chunks(image):
+            cleaned[:, piece] = clean_run(bold_files.columns(image, piece), tr,
+                                          settings["high_pass"])[kept]
+        data.append(cleaned)
         runs.append(np.full(len(kept), run))
         kept_trs.append(kept)
         events.append(pd.DataFrame({"run": run, "time": middle.to_numpy(),
                                     "stimulus_id": table["stimulus"].to_numpy()}))
     run, index = np.concatenate(runs), np.concatenate(kept_trs)
     return Responses(
-        data=np.concatenate(data), roi=roi, subject=subject, ijk=ijk,
+        data=np.concatenate(data), roi=bold_files.roi, subject=subject, **bold_files.fields,
         stimulus_ids=[f"run-{r}_tr-{i}" for r, i in zip(run, index, strict=True)],
         run=run, time=index * tr, events=pd.concat(events, ignore_index=True),
         attrs={"modality": "fmri", "space": config["space"], "tr": tr,
                "fir_delays": np.asarray(settings["delays"]),
                "lanczos_window": settings["lanczos_window"],
-               "runs": [bold.name for bold in bolds],
-               "affine": mask_image.affine.ravel(), "shape": np.array(mask.shape)})
+               "runs": [bold.name for bold in bolds]} | bold_files.attrs)

@@ -6,7 +6,10 @@
   [750, z, y, x] (the released layout) or [750, x, y, z], or a 4D NIfTI [x, y, z, 750]. Values
   are divided by ``betas_scale`` (300 in the release: int16 percent signal change x 300), read
   one trial at a time inside ``mask``, and z-scored per voxel within each session, as NSD's
-  papers do.
+  papers do. With ``space: fsaverage``, ``path`` names NSD's per-hemisphere surface betas
+  (``.../fsaverage/betas_fithrf_GLMdenoise_RR/{fs_hemi}.betas_session{session}.mgh``,
+  163842 vertices x 1 x 1 x 750 trials): read a block of vertices at a time across sessions,
+  so that only the averaged responses are ever held whole.
 - ``stim_info``: nsd_stim_info_merged.csv (nsdId 0-based, cocoId, cocoSplit); ``captions``: the
   COCO captions_*.json files; ``images``: a folder of COCO images (found by file name, e.g.
   000000358083.jpg) or nsd_stimuli.hdf5 (``imgBrick``), whose images are written as PNG.
@@ -28,9 +31,12 @@ from PIL import Image
 from brainencode.datasets.bids_glm import volume_targets
 from brainencode.datasets.checks import read_nifti
 from brainencode.datasets.matfiles import field, load_mat
+from brainencode.datasets.meshes import Mesh, mesh_of_space
 from brainencode.datasets.paths import subject_path
 from brainencode.datasets.responses import Responses
 from brainencode.datasets.stimuli import CAPTION_SEPARATOR, read_stimuli, write_stimuli_table
+from brainencode.datasets.surface_atlases import surface_rois
+from brainencode.datasets.surface_runs import open_run
 from brainencode.errors import BrainencodeError
 
 TRIALS_PER_SESSION = 750
@@ -174,7 +180,67 @@ def session_betas(path: Path, mask: np.ndarray, scale: float) -> np.ndarray:
         raise BrainencodeError(f"{path}: betas: cannot read NSD betas ({exc})") from None
 
 
+def _zscore(betas: np.ndarray) -> np.ndarray:
+    """Per target within one session, as NSD's papers do."""
+    std = betas.std(axis=0)
+    return (betas - betas.mean(axis=0)) / np.where(std > 0, std, 1)
+
+
+def _missing(config: dict, subject: str, stimuli: Path, ids: list[str], counts: list[int]):
+    missing = [ids[i] for i, n in enumerate(counts) if not n]
+    if missing:
+        raise BrainencodeError(f"{config['expdesign']}: expected {subject} to have seen every "
+                               f"stimulus of {stimuli}, {missing[0]!r} is not in its sessions")
+
+
+def load_surface(config: dict, subject: str, stimuli: Path, mesh: Mesh) -> Responses:
+    """NSD's fsaverage betas: per block of vertices, every session read, scaled, z-scored and
+    its trials averaged per image (repeats kept as the volume route keeps them)."""
+    ids = list(read_stimuli(stimuli)["stimulus_id"])
+    position = {s: i for i, s in enumerate(ids)}
+    sessions = []
+    for session, trials in zip(config["sessions"], session_trials(config, subject), strict=True):
+        run = open_run(subject_path(config["path"], subject, session=f"{session:02d}"), mesh,
+                       "NSD betas")
+        if run.n_samples != len(trials):
+            raise BrainencodeError(f"{run.files[0].path}: betas: expected {len(trials)} trials, "
+                                   f"got {run.n_samples}")
+        rows = [position.get(stimulus_id(nsd_id), -1) for nsd_id in trials]
+        sessions.append((run, np.asarray(rows)))
+    counts = [sum(int((rows == i).sum()) for _, rows in sessions) for i in range(len(ids))]
+    _missing(config, subject, stimuli, ids, counts)
+    n_repeats = min(counts)
+    keep_repeats = n_repeats >= 2 and config["min_repeats"] >= 2
+    targets = sessions[0][0].targets
+    data = np.zeros((len(ids), targets.n_targets), np.float32)
+    repeats = (np.empty((n_repeats, len(ids), targets.n_targets), np.float32)
+               if keep_repeats else None)
+    for piece in sessions[0][0].chunks():
+        seen = np.zeros(len(ids), int)
+        for run, rows in sessions:
+            betas = _zscore(run.columns(piece) / config["betas_scale"])
+            for trial, row in zip(betas, rows, strict=True):
+                if row < 0:
+                    continue
+                data[row, piece] += trial
+                if keep_repeats and seen[row] < n_repeats:
+                    repeats[seen[row], row, piece] = trial
+                seen[row] += 1
+        data[:, piece] /= np.asarray(counts, np.float32)[:, None]
+    roi = np.full(targets.n_targets, "all")
+    if "atlas" in config:
+        roi = surface_rois(str(subject_path(config["atlas"], subject)), targets,
+                           config.get("atlas_labels"))
+    return Responses(data=data, stimulus_ids=ids, roi=roi, subject=subject, repeats=repeats,
+                     **targets.fields(),
+                     attrs={"modality": "fmri", "space": config["space"]}
+                     | targets.responses_attrs())
+
+
 def load(config: dict, subject: str, stimuli: Path) -> Responses:
+    mesh = mesh_of_space(config["space"])
+    if mesh is not None:
+        return load_surface(config, subject, stimuli, mesh)
     ijk, roi, mask_image = volume_targets(config, subject)
     mask = np.asarray(mask_image.dataobj) > 0
     ids = list(read_stimuli(stimuli)["stimulus_id"])
@@ -187,20 +253,16 @@ def load(config: dict, subject: str, stimuli: Path) -> Responses:
         if len(betas) != len(trials):
             raise BrainencodeError(f"{path}: betas: expected {len(trials)} trials, got "
                                    f"{len(betas)}")
-        std = betas.std(axis=0)
-        betas = (betas - betas.mean(axis=0)) / np.where(std > 0, std, 1)
+        betas = _zscore(betas)
         for trial, nsd_id in zip(betas, trials, strict=True):
             if stimulus_id(nsd_id) in position:
                 occurrences[position[stimulus_id(nsd_id)]].append(trial)
-    missing = [ids[i] for i, o in enumerate(occurrences) if not o]
-    if missing:
-        raise BrainencodeError(f"{config['expdesign']}: expected {subject} to have seen every "
-                               f"stimulus of {stimuli}, {missing[0]!r} is not in its sessions")
+    _missing(config, subject, stimuli, ids, [len(o) for o in occurrences])
     n_repeats = min(len(o) for o in occurrences)
     repeats = (np.stack([np.stack(o[:n_repeats]) for o in occurrences], axis=1)
                if n_repeats >= 2 and config["min_repeats"] >= 2 else None)
     data = np.stack([np.mean(o, axis=0) for o in occurrences]).astype(np.float32)
     return Responses(data=data, stimulus_ids=ids, roi=roi, subject=subject, repeats=repeats,
-                     ijk=ijk, attrs={"modality": "fmri", "space": "func1pt8mm",
+                     ijk=ijk, attrs={"modality": "fmri", "space": config["space"],
                                      "affine": mask_image.affine.ravel(),
                                      "shape": np.array(mask.shape)})

@@ -6,7 +6,9 @@ from pathlib import Path
 
 
 def subject_path(pattern: str, subject: str, **fields) -> Path:
-    """Fill ``{subject}`` (sub-01) and ``{label}`` (01) into a per-subject file pattern."""
+    """Fill ``{subject}`` (sub-01) and ``{label}`` (01) into a per-subject file pattern; a
+    surface file's ``{hemi}``/``{fs_hemi}`` stay for meshes.fill_hemi."""
+    fields = {"hemi": "{hemi}", "fs_hemi": "{fs_hemi}"} | fields
     return Path(pattern.format(subject=subject, label=subject.removeprefix("sub-"), **fields))
 
 

@@ -12,20 +12,24 @@ import pandas as pd
 from brainencode.errors import BrainencodeError
 
 STR = h5py.string_dtype("utf-8")
-STRING_FIELDS = ("channel", "window")
-NUMERIC_FIELDS = {"ijk": np.int32, "xyz": np.float32, "run": np.int32, "time": np.float64}
-TARGET_FIELDS = ("ijk", "xyz", "channel", "window")  # one entry per target (column of data)
+STRING_FIELDS = ("channel", "window", "hemi", "structure")
+NUMERIC_FIELDS = {"ijk": np.int32, "xyz": np.float32, "vertex": np.int32, "run": np.int32,
+                  "time": np.float64}
+# one entry per target (column of data)
+TARGET_FIELDS = ("ijk", "xyz", "vertex", "channel", "window", "hemi", "structure")
 
 
 @dataclass
 class Responses:
     """Responses of one subject: ``data`` is [n_stimuli, n_targets], the mean over ``repeats``.
 
-    Targets are located by ``ijk`` (voxels of the mask in attrs) or by ``channel`` + MNI ``xyz``
-    (sEEG/ECoG contacts; ``window`` names each target's time window). Time-series responses
-    (naturalistic runs) have one row per TR, with its ``run`` and acquisition ``time`` in s,
-    and ``events`` (run, time, stimulus_id: which stimulus occurred when) from which encoding
-    builds the TR-wise features.
+    Targets are located by ``ijk`` (voxels of the mask in attrs), by ``vertex`` + ``hemi`` on
+    the mesh ``attrs['mesh']`` (surface data; CIFTI grayordinates also keep their brain-model
+    ``structure``, and their voxels ``ijk`` with vertex -1; see datasets/surface_runs.py) or by
+    ``channel`` + MNI ``xyz`` (sEEG/ECoG contacts; ``window`` names each target's time
+    window). Time-series responses (naturalistic runs) have one row per TR, with its ``run``
+    and acquisition ``time`` in s, and ``events`` (run, time, stimulus_id: which stimulus
+    occurred when) from which encoding builds the TR-wise features.
     """
 
     data: np.ndarray
@@ -38,6 +42,9 @@ class Responses:
     channel: np.ndarray | None = None
     xyz: np.ndarray | None = None
     window: np.ndarray | None = None
+    vertex: np.ndarray | None = None
+    hemi: np.ndarray | None = None
+    structure: np.ndarray | None = None
     run: np.ndarray | None = None
     time: np.ndarray | None = None
     events: pd.DataFrame | None = None

@@ -1,7 +1,8 @@
 """Where the demo writes its data, and the ordinary dataset sections that read it back.
 
-The demo's fMRI subjects are a BIDS derivative of single-trial betas (read by ``bids-betas``),
-its sEEG subjects BIDS iEEG (read by ``bids-ieeg``); nothing downstream knows they were drawn.
+The demo's fMRI subjects are a BIDS derivative of single-trial betas (read by ``bids-betas``):
+volumes in MNI space, and the surface subjects (demo.surface.subjects) on fsaverage5; its sEEG
+subjects BIDS iEEG (read by ``bids-ieeg``); nothing downstream knows they were drawn.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from pathlib import Path
 
 TASK = "demo"
 SPACE = "MNI152NLin2009cAsym"  # the demo's voxels and contacts are placed in MNI space
+SURFACE_SPACE = "fsaverage5"  # and its surface subjects' vertices on this mesh
 
 
 def stimuli_table(results: str) -> str:
@@ -28,9 +30,12 @@ def subject_datasets(config: dict) -> dict[str, dict]:
               "invalid_targets": dataset["invalid_targets"]}
     fmri = common | {"format": "bids-betas", "subjects": dataset["subjects"], "space": SPACE,
                      "bids_root": bids_root(results, seeg=False)}
+    surface_subjects = config["demo"]["surface"]["subjects"]
+    surface = fmri | {"subjects": surface_subjects, "space": SURFACE_SPACE}
     ieeg = common | {"format": "bids-ieeg", "subjects": seeg, "ieeg": dataset["ieeg"],
                      "bids_root": bids_root(results, seeg=True)}
-    return {s: fmri for s in dataset["subjects"]} | {s: ieeg for s in seeg}
+    return ({s: fmri for s in dataset["subjects"]} | {s: surface for s in surface_subjects}
+            | {s: ieeg for s in seeg})
 
 
 def simulate_subject(*, stimuli: Path, features: list[Path], demo: dict, subject: str,
@@ -40,6 +45,7 @@ def simulate_subject(*, stimuli: Path, features: list[Path], demo: dict, subject
     # imported here: the workflow reads this module when it parses the rules
     from brainencode.demo.fmri import simulate_fmri_subject, write_dataset_description
     from brainencode.demo.seeg import simulate_seeg_subject
+    from brainencode.demo.surface import simulate_surface_subject
 
     feature_dirs = {Path(folder).name: Path(folder) for folder in features}
     if subject in demo["seeg"]["subjects"]:
@@ -47,5 +53,9 @@ def simulate_subject(*, stimuli: Path, features: list[Path], demo: dict, subject
                               TASK)
         return
     write_dataset_description(bids_root)
+    if subject in demo["surface"]["subjects"]:
+        simulate_surface_subject(stimuli, feature_dirs, demo, subject, subject_index, bids_root,
+                                 TASK)
+        return
     simulate_fmri_subject(stimuli, feature_dirs, demo, subject, subject_index, bids_root, TASK,
                           SPACE)

