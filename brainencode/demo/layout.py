@@ -55,7 +55,7 @@ def simulate_subject(*, stimuli: Path, features: list[Path], demo: dict, subject
     write_dataset_description(bids_root)
     if subject in demo["surface"]["subjects"]:
         simulate_surface_subject(stimuli, feature_dirs, demo, subject, subject_index, bids_root,
-                                 TASK)
+                                 TASK, SURFACE_SPACE)
         return
     simulate_fmri_subject(stimuli, feature_dirs, demo, subject, subject_index, bids_root, TASK,
                           SPACE)

@@ -21,14 +21,16 @@ from brainencode.datasets import bids_names
 from brainencode.datasets.meshes import HEMIS, mesh_of_space
 from brainencode.datasets.stimuli import read_stimuli
 from brainencode.demo.fmri import driver_signal
-from brainencode.demo.layout import SURFACE_SPACE as SPACE
+from brainencode.errors import BrainencodeError
+
+MESH = "fsaverage5"  # the mesh nilearn ships, so nothing is downloaded
 
 
 def vertex_positions() -> dict[str, np.ndarray]:
     """Per hemisphere, the fsaverage5 pial vertices' coordinates (nilearn's copy)."""
     from nilearn import datasets
 
-    pial = datasets.load_fsaverage(SPACE)["pial"]
+    pial = datasets.load_fsaverage(MESH)["pial"]
     return {h: np.asarray(pial.parts[side].coordinates, float)
             for h, side in zip(HEMIS, ("left", "right"), strict=True)}
 
@@ -65,9 +67,12 @@ def label_gifti(values: np.ndarray, names: list[str]) -> nib.gifti.GiftiImage:
 
 def simulate_surface_subject(stimuli_path: str | Path, feature_dirs: dict[str, str | Path],
                              demo: dict, subject: str, subject_index: int,
-                             bids_root: str | Path, task: str) -> None:
-    """Write one simulated fsaverage5 subject (betas per repeat, ROI labels, truth)."""
-    mesh = mesh_of_space(SPACE)
+                             bids_root: str | Path, task: str, space: str) -> None:
+    """Write one simulated fsaverage5 subject (betas per repeat, ROI labels, truth);
+    ``space`` is the BIDS space label of its file names."""
+    mesh = mesh_of_space(space)
+    if mesh is None or mesh.name != MESH:
+        raise BrainencodeError(f"demo surface subjects: expected space {MESH}, got {space!r}")
     ids = list(read_stimuli(stimuli_path)["stimulus_id"])
     rng = np.random.default_rng([demo["seed"], subject_index])
     labels = vertex_labels(vertex_positions(), demo["rois"], rng.uniform(-3, 3, size=3))
@@ -91,7 +96,7 @@ def simulate_surface_subject(stimuli_path: str | Path, feature_dirs: dict[str, s
     out = bids_names.func_dir(bids_root, subject)
     out.mkdir(parents=True, exist_ok=True)
     names = [r["name"] for r in demo["rois"]]
-    rois = bids_names.surface_name(subject, SPACE, mesh, "rois")
+    rois = bids_names.surface_name(subject, space, mesh, "rois")
     for hemi in HEMIS:
         nib.save(label_gifti(labels[hemi], names), out / rois.format(hemi=hemi))
     n = mesh.n_vertices
@@ -99,12 +104,12 @@ def simulate_surface_subject(stimuli_path: str | Path, feature_dirs: dict[str, s
         order = rng.permutation(len(ids))
         trials = (signal[order] + rng.standard_normal(signal.shape) * noise_sd).astype(
             np.float32)
-        name = bids_names.surface_betas_name(subject, task, run, SPACE, mesh)
+        name = bids_names.surface_betas_name(subject, task, run, space, mesh)
         for h, hemi in enumerate(HEMIS):
             part = trials[:, h * n:(h + 1) * n]
             nib.save(_gifti(list(part), "NIFTI_INTENT_ESTIMATE"), out / name.format(hemi=hemi))
         pd.DataFrame({"stimulus_id": [ids[i] for i in order]}).to_csv(
             out / bids_names.surface_sidecar(name), sep="\t", index=False)
     (out / f"{subject}_desc-truth.json").write_text(json.dumps(
-        {"subject": subject, "space": SPACE, "noise_sd": noise_sd,
+        {"subject": subject, "space": space, "noise_sd": noise_sd,
          "n_repeats": demo["n_repeats"], "rois": truth}, indent=1))
