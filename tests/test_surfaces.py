@@ -271,7 +271,7 @@ def test_brainspace_fsaverage5_rest_through_the_loaders(tmp_path):
     frame_times = np.arange(300) * 1.0
     onsets = np.arange(10.0, 280.0, 9.0)
     kinds = rng.integers(0, 2, len(onsets))
-    weights = np.array([[3.0], [-3.0]]) * bold[:, planted].std(0)
+    weights = np.array([[5.0], [-5.0]]) * bold[:, planted].std(0)
     for onset, kind in zip(onsets, kinds, strict=True):
         regressor = compute_regressor(np.array([[onset], [1.0], [1.0]]), "glover",
                                       frame_times)[0][:, 0]
