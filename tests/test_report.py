@@ -14,6 +14,7 @@ from PIL import Image
 
 from brainencode.config import validate_config
 from brainencode.reports.captions import SUBJECT_FIGURES
+from brainencode.reports.figures import read_omitted
 from tests.browser import chromium_or_skip, render
 from tests.conftest import all_subjects, snakemake
 
@@ -59,11 +60,18 @@ def test_report_page_in_headless_chromium(demo, tmp_path):
 
 
 def test_figures_fit_the_data(demo):
-    """fMRI in MNI space: volume, fsaverage5 surface and noise-ceiling views; sEEG (no
+    """fMRI in MNI space: volume, fsaverage5 surface and noise-ceiling views; fMRI on
+    fsaverage5: maps on its own mesh, the volume views left out with the reason; sEEG (no
     repeats): electrodes, no normalized views, and the reason written down."""
     _, config, results = demo
+    on_mesh = {"mesh_map", "mesh_map_normalized"}
     fmri = {p.stem for p in (results / "figures" / "sub-01").glob("*.png")}
-    assert fmri == set(SUBJECT_FIGURES) - {"electrodes", "target_bars"}
+    assert fmri == set(SUBJECT_FIGURES) - {"electrodes", "target_bars"} - on_mesh
+    surface = {p.stem for p in (results / "figures" / "sub-02").glob("*.png")}
+    assert surface == {"layer_curves", "layer_curves_normalized", "layer_roi_heatmap",
+                       "model_roi_heatmap"} | on_mesh
+    omitted = read_omitted(results / "figures" / "sub-02").set_index("figure")["reason"]
+    assert "surface data on fsaverage5: drawn on their own mesh" in omitted["brain_volume"]
     seeg = {p.stem for p in (results / "figures" / "sub-03").glob("*.png")}
     assert seeg == {"layer_curves", "layer_roi_heatmap", "model_roi_heatmap", "electrodes"}
     assert "no repeated presentations" in (results / "figures" / "sub-03" /

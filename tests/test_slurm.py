@@ -85,7 +85,7 @@ def test_demo_on_slurm_goes_through_sbatch_and_matches_the_local_run(demo, slurm
             rtol=1e-5, atol=1e-6)
         assert sorted(p.name for p in (results / "figures" / subject).iterdir()) == sorted(
             p.name for p in (local / "figures" / subject).iterdir())
-    for subject in config["dataset"]["subjects"]:
+    for subject in config["captioning"]["subjects"]:
         pd.testing.assert_frame_equal(
             pd.read_csv(results / "captioning" / subject / "summary.tsv", sep="\t"),
             pd.read_csv(local / "captioning" / subject / "summary.tsv", sep="\t"),

@@ -9,13 +9,16 @@ SIGNIFICANT = ("Only targets whose smallest BH-FDR q-value survives a Bonferroni
                "model x layer choices are shown (the maximum over many choices is biased upwards "
                "for noise).")
 
+MANY_ROIS = (" An atlas of many ROIs (Glasser's 360 areas) shows those with the highest "
+             "best-layer r, as the figure's title says; scores.tsv has them all.")
+
 SUBJECT_FIGURES = {
     "layer_curves": (
         "Mean out-of-fold Pearson r per ROI against relative layer depth (0 = embeddings, "
         "1 = last layer), one line per model; the star marks each model's best layer, the "
         "dashed grey line the ROI's mean noise ceiling (the r a model of the true signal "
         "reaches on the mean over the repeats) when the responses have repeats. Ridge "
-        "penalties were chosen per target by inner cross-validation."),
+        "penalties were chosen per target by inner cross-validation." + MANY_ROIS),
     "layer_curves_normalized": (
         "Noise-ceiling-normalized layer curves: per ROI, the mean over targets of r divided by "
         "the target's noise ceiling (1 = as good as a model of the true signal on the mean over "
@@ -24,10 +27,10 @@ SUBJECT_FIGURES = {
     "layer_roi_heatmap": (
         "Every model x layer x ROI score: mean out-of-fold Pearson r over the ROI's targets, "
         "one panel per model (rows: ROIs, columns: layers); the outlined cell is the ROI's "
-        "best layer for that model."),
+        "best layer for that model." + MANY_ROIS),
     "model_roi_heatmap": (
         "Best-layer mean Pearson r for every model and ROI; each cell names the layer that "
-        "scored best."),
+        "scored best." + MANY_ROIS),
     "brain_volume": (
         "Per voxel, the best out-of-fold Pearson r over all models and layers, on the MNI152 "
         "template shipped with nilearn (native-space data: without a template). "

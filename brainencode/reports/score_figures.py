@@ -16,6 +16,25 @@ from brainencode.analyses.scores import Metric  # noqa: E402
 DPI = 110
 R_LABEL = "mean Pearson r (out-of-fold)"
 LABELS = {Metric.R: R_LABEL, Metric.R_NORMALIZED: "mean r / noise ceiling"}
+MAX_ROIS = 12  # an atlas of hundreds of areas (Glasser's 360): its best-predicted ones are drawn
+
+
+def shown_rois(scores: pd.DataFrame) -> tuple[list[str], str]:
+    """The ROIs the figures draw, in table order: all of them, or, past MAX_ROIS, the
+    MAX_ROIS with the highest best-layer mean r; and a note saying which when some are left
+    out (every ROI stays in scores.tsv and the report's tables)."""
+    table = scores[scores["metric"] == Metric.R]
+    rois = list(dict.fromkeys(table["roi"]))
+    if len(rois) <= MAX_ROIS:
+        return rois, ""
+    best = table.groupby("roi")["value"].max().nlargest(MAX_ROIS)
+    return ([roi for roi in rois if roi in best.index],
+            f"the {MAX_ROIS} of {len(rois)} ROIs with the highest best-layer r")
+
+
+def _note(fig: plt.Figure, note: str) -> None:
+    if note:
+        fig.suptitle(note, fontsize=10)
 
 
 def has_ceiling(scores: pd.DataFrame) -> bool:
@@ -53,7 +72,7 @@ def layer_curves(scores: pd.DataFrame, path: Path, metric: str = Metric.R) -> No
     starred; for r, the ROI's mean noise ceiling as a dashed line when there is one."""
     table = _with_depth(scores, metric)
     ceiling = scores[scores["metric"] == Metric.CEILING].groupby("roi")["value"].mean()
-    rois = list(dict.fromkeys(table["roi"]))
+    rois, note = shown_rois(scores)
     n_cols = min(len(rois), 3)
     n_rows = -(-len(rois) // n_cols)
     fig, axes = plt.subplots(n_rows, n_cols, figsize=(4.0 * n_cols, 3.2 * n_rows), sharey=True,
@@ -77,6 +96,7 @@ def layer_curves(scores: pd.DataFrame, path: Path, metric: str = Metric.R) -> No
         ax.axis("off")
     handles, labels = axes.flat[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=9, frameon=False)
+    _note(fig, note)
     fig.tight_layout(rect=(0, 0.06 / n_rows, 1, 1))
     _save(fig, path)
 
@@ -84,9 +104,9 @@ def layer_curves(scores: pd.DataFrame, path: Path, metric: str = Metric.R) -> No
 def layer_roi_heatmap(scores: pd.DataFrame, path: Path) -> None:
     """Model x layer x ROI: one panel per model, ROIs by layers, colour = mean r on one
     symmetric scale, each ROI's best layer outlined."""
-    table = scores[scores["metric"] == Metric.R]
+    rois, note = shown_rois(scores)
+    table = scores[(scores["metric"] == Metric.R) & scores["roi"].isin(rois)]
     models = list(dict.fromkeys(table["model"]))
-    rois = list(dict.fromkeys(table["roi"]))
     limit = max(float(np.nanmax(np.abs(table["value"]))), 0.05)
     n_layers = max(table.groupby("model")["layer"].nunique())
     fig, axes = plt.subplots(len(models), 1, squeeze=False,
@@ -106,16 +126,17 @@ def layer_roi_heatmap(scores: pd.DataFrame, path: Path) -> None:
         ax.set_yticks(range(len(rois)), rois, fontsize=9)
         ax.set_title(model, fontsize=10)
         fig.colorbar(image, ax=ax, label=R_LABEL, fraction=0.04)
+    _note(fig, note)
     fig.tight_layout()
     _save(fig, path)
 
 
 def model_roi_heatmap(scores: pd.DataFrame, path: Path) -> None:
     """Best-layer mean r per model and ROI, annotated with the best layer."""
-    table = scores[scores["metric"] == Metric.R]
+    rois, note = shown_rois(scores)
+    table = scores[(scores["metric"] == Metric.R) & scores["roi"].isin(rois)]
     best = table.loc[table.groupby(["model", "roi"], sort=False)["value"].idxmax()]
     models = list(dict.fromkeys(table["model"]))
-    rois = list(dict.fromkeys(table["roi"]))
     grid = best.pivot(index="model", columns="roi", values="value").loc[models, rois]
     layer = best.pivot(index="model", columns="roi", values="layer").loc[models, rois]
     fig, ax = plt.subplots(figsize=(1.4 * len(rois) + 2.5, 0.7 * len(models) + 1.5))
@@ -127,5 +148,6 @@ def model_roi_heatmap(scores: pd.DataFrame, path: Path) -> None:
     ax.set_xticks(range(len(rois)), rois, fontsize=9)
     ax.set_yticks(range(len(models)), models, fontsize=9)
     fig.colorbar(image, ax=ax, label=f"best-layer {R_LABEL}")
+    _note(fig, note)
     fig.tight_layout()
     _save(fig, path)
