@@ -3,9 +3,11 @@ and CIFTI-2 dense files (.dtseries.nii, .dscalar.nii), all through nibabel.
 
 Each opens as a :class:`SurfaceFile`: [n_samples, n_targets] (volumes or trials x vertices or
 grayordinates) read a block of targets at a time, so that fsaverage7 (163842 vertices a
-hemisphere) and fsLR 91k data are never held whole: MGH and CIFTI through nibabel's array
-proxies (only the block is read from disk), GIFTI as parsed (its XML holds base64 arrays that
-cannot be read in part). Unreadable or truncated files are one line naming the file.
+hemisphere) and fsLR 91k data are never held whole: uncompressed MGH and CIFTI read straight
+from the file, only the block's bytes (both are stored in Fortran order: a CIFTI file's
+grayordinates each hold their samples contiguously, an MGH file's frames their vertices),
+compressed MGZ through nibabel's array proxy, GIFTI as parsed (its XML holds base64 arrays
+that cannot be read in part). Unreadable or truncated files are one line naming the file.
 """
 
 from __future__ import annotations
@@ -46,16 +48,40 @@ class SurfaceFile:
 
     def columns(self, targets: slice = slice(None)) -> np.ndarray:
         """float32 [n_samples, len(targets)]."""
+        cifti = isinstance(self.image, nib.cifti2.Cifti2Image)
         try:
             if self.arrays is not None:
                 return np.ascontiguousarray(self.arrays[:, targets], np.float32)
-            if isinstance(self.image, nib.cifti2.Cifti2Image):
-                return np.asarray(self.image.dataobj[:, targets], np.float32)
-            block = np.asarray(self.image.dataobj[targets], np.float32)  # MGH: (V, 1, 1, T)
-            return block.reshape(block.shape[0], -1).T
+            proxy = self.image.dataobj
+            if self.path.suffix in (".mgh", ".nii"):
+                return self._read_runs(proxy, targets)
+            block = np.asarray(proxy[:, targets] if cifti else proxy[targets], np.float32)
+            return block if cifti else block.reshape(block.shape[0], -1).T  # MGH: (V, 1, 1, T)
         except READ_ERRORS as exc:
             raise BrainencodeError(f"{self.path}: cannot read its data (truncated? {exc})"
                                    ) from None
+
+    def _read_runs(self, proxy, targets: slice) -> np.ndarray:
+        """[n_samples, block] of an uncompressed file, read as stored (Fortran order): a
+        CIFTI file's grayordinates each hold their samples contiguously (one read), an MGH
+        file's frames each hold their vertices contiguously (one read per frame)."""
+        n_samples, n_targets = self.shape
+        start, stop, _ = targets.indices(n_targets)
+        size, width = proxy.dtype.itemsize, stop - start
+        cifti = isinstance(self.image, nib.cifti2.Cifti2Image)
+        with open(self.path, "rb") as f:
+            if cifti:
+                f.seek(proxy.offset + start * n_samples * size)
+                out = np.frombuffer(f.read(width * n_samples * size), proxy.dtype).reshape(
+                    width, n_samples).T.astype(np.float32)
+            else:
+                out = np.empty((n_samples, width), np.float32)
+                for t in range(n_samples):
+                    f.seek(proxy.offset + (t * n_targets + start) * size)
+                    out[t] = np.frombuffer(f.read(width * size), proxy.dtype)
+        if (proxy.slope, proxy.inter) != (1.0, 0.0):
+            out = out * np.float32(proxy.slope) + np.float32(proxy.inter)
+        return out
 
     def brain_models(self) -> nib.cifti2.BrainModelAxis:
         """A CIFTI file's grayordinates (its brain-model axis)."""
@@ -96,14 +122,14 @@ def open_surface(path: str | Path, what: str) -> SurfaceFile:
             if image.ndim != 4 or image.shape[1:3] != (1, 1):
                 raise BrainencodeError(f"{path}: {what}: expected surface data (vertices, 1, 1, "
                                        f"frames), got shape {image.shape}")
-            image.dataobj[-1:]  # the last vertex row: truncation shows here
+            _check_complete(path, image)
             return SurfaceFile(path, (image.shape[3], image.shape[0]), image)
         if name.endswith(CIFTI):
             if not isinstance(image, nib.cifti2.Cifti2Image) or not isinstance(
                     image.header.get_axis(1), nib.cifti2.BrainModelAxis):
                 raise BrainencodeError(f"{path}: {what}: expected a CIFTI-2 dense file "
                                        "(brain models on its second axis)")
-            image.dataobj[-1:]
+            _check_complete(path, image)
             return SurfaceFile(path, tuple(image.shape), image)
     except BrainencodeError:
         raise
@@ -112,6 +138,18 @@ def open_surface(path: str | Path, what: str) -> SurfaceFile:
                                f"{str(exc)[:120]})") from None
     raise BrainencodeError(f"{path}: {what}: expected a surface file "
                            f"({', '.join(SURFACE_SUFFIXES)})")
+
+
+def _check_complete(path: Path, image) -> None:
+    """A truncated file: an uncompressed one is shorter than its header says (checked without
+    reading it), a compressed one fails to read its last sample."""
+    proxy = image.dataobj
+    if path.suffix in (".mgh", ".nii"):
+        expected = proxy.offset + int(np.prod(proxy.shape)) * proxy.dtype.itemsize
+        if path.stat().st_size < expected:
+            raise EOFError(f"{path.stat().st_size} bytes, the header says {expected}")
+    else:
+        proxy[..., -1:]
 
 
 def sidecar_json(path: Path) -> dict:
