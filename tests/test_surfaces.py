@@ -431,3 +431,18 @@ def test_surface_example_with_the_mmp_atlas_through_the_pipeline(env, tmp_path):
     figures = tmp_path / "results" / "figures" / "sub-01"
     assert (figures / "mesh_map.png").stat().st_size > 50_000
     assert (tmp_path / "results" / "report" / "index.html").is_file()
+
+
+def test_validate_surface_files(tmp_path, capsys):
+    """`brainencode validate` reads GIFTI, CIFTI and MGH files to their end."""
+    from brainencode.cli import main
+
+    write_surface_betas(tmp_path, np.random.default_rng(10), n_runs=1)
+    func = tmp_path / "sub-01" / "func"
+    good = sorted(func.glob("*.gii"))
+    assert main(["validate", *map(str, good)]) == 0
+    bad = func / "sub-01_task-t_run-1_hemi-L_space-fsaverage3_desc-singletrial_betas.func.gii"
+    nib.save(gifti([np.full(N3, np.nan, np.float32)]), bad)
+    capsys.readouterr()
+    assert main(["validate", str(bad)]) == 2
+    assert f"{bad}: data: expected finite values" in capsys.readouterr().out

@@ -152,6 +152,27 @@ def _check_complete(path: Path, image) -> None:
         proxy[..., -1:]
 
 
+def check_surface(path: Path) -> list[str]:
+    """`brainencode validate` of a surface file: readable to its end, finite values (labels:
+    readable)."""
+    if path.name.endswith((".label.gii", ".dlabel.nii", ".annot")):
+        try:
+            nib.freesurfer.read_annot(path) if path.name.endswith(".annot") else nib.load(path)
+        except READ_ERRORS as exc:
+            return [f"{path}: cannot read as a label file ({exc})"]
+        return []
+    try:
+        surface = open_surface(path, "surface data")
+        for start in range(0, surface.shape[1], 8192):
+            block = surface.columns(slice(start, start + 8192))
+            if not np.isfinite(block).all():
+                return [f"{path}: data: expected finite values, found NaN or infinite ones "
+                        f"(targets {start} to {start + block.shape[1] - 1})"]
+    except BrainencodeError as exc:
+        return [str(exc)]
+    return []
+
+
 def sidecar_json(path: Path) -> dict:
     """The BIDS JSON sidecar of a data file (same name, .json), or {}."""
     name = path.name

@@ -17,6 +17,7 @@ from brainencode.datasets.checks import (
 )
 from brainencode.datasets.formats import check_dataset
 from brainencode.datasets.stimuli import read_stimuli
+from brainencode.datasets.surfaces import check_surface, is_surface_file
 from brainencode.errors import BrainencodeError
 
 
@@ -37,6 +38,8 @@ def check_file(path: str | Path) -> list[str]:
         return [f"{path}: not found"]
     if name.endswith((".yaml", ".yml")):
         return check_config_file(path)
+    if is_surface_file(name) or name.endswith(".annot"):
+        return check_surface(path)
     if name.endswith((".nii", ".nii.gz")):
         return check_nifti(path)
     if name.endswith((".h5", ".hdf5")):
@@ -56,13 +59,13 @@ def check_file(path: str | Path) -> list[str]:
         except BrainencodeError as exc:
             return [str(exc)]
         return []
-    return [f"{path}: expected a NIfTI, EDF/BDF/BrainVision, HDF5, MATLAB .mat, TSV or YAML "
-            "config file"]
+    return [f"{path}: expected a NIfTI, GIFTI, CIFTI, MGH/MGZ, .annot, EDF/BDF/BrainVision, "
+            "HDF5, MATLAB .mat, TSV or YAML config file"]
 
 
 def validate(*paths: Path) -> int:
-    """Check data files (NIfTI, EDF/BrainVision, HDF5, .mat, TSV) or a config with its dataset,
-    running nothing; print every problem, one line each (exit 2), or ok."""
+    """Check data files (NIfTI, GIFTI/CIFTI/MGH, EDF/BrainVision, HDF5, .mat, TSV) or a config,
+    with its dataset, running nothing; print every problem, one line each (exit 2), or ok."""
     problems = [p for path in paths for p in check_file(path)]
     for problem in problems:
         print(problem)
