@@ -52,9 +52,11 @@ def stimuli_table(dataset: dict, written: str) -> str:
 
 
 def subject_inputs(dataset: dict, subject: str) -> list[str]:
-    """The subject's folder of a BIDS dataset, so that the responses job waits for the rule that
-    writes it (the demo's) and reruns when it changes; other formats name files by patterns."""
-    return [f"{dataset['bids_root']}/{subject}"] if "bids_root" in dataset else []
+    """The subject's folders of a BIDS dataset (and of its surface ``derivatives``), so that the
+    responses job waits for the rule that writes them (the demo's) and reruns when they change;
+    other formats name files by patterns."""
+    folders = [dataset[key] for key in ("bids_root", "derivatives") if key in dataset]
+    return [f"{folder}/{subject}" for folder in folders]
 
 
 def alignment_variants(alignment: dict, side: str) -> dict[str, tuple[str, dict]]:

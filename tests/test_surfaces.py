@@ -446,3 +446,30 @@ def test_validate_surface_files(tmp_path, capsys):
     capsys.readouterr()
     assert main(["validate", str(bad)]) == 2
     assert f"{bad}: data: expected finite values" in capsys.readouterr().out
+
+
+def test_naturalistic_on_gifti_runs(tmp_path):
+    """Story runs on fsaverage3 as fMRIPrep's per-hemisphere GIFTI (TR from TimeStep): cleaned
+    a block of vertices at a time, one row per kept TR, the events with their times."""
+    rng = np.random.default_rng(11)
+    func = tmp_path / "sub-01" / "func"
+    func.mkdir(parents=True)
+    stimuli_table(tmp_path, ["w0", "w1"])
+    for run in (1, 2):
+        bold = (100 + rng.normal(size=(60, 2 * N3))).astype(np.float32)
+        for h, hemi in enumerate("LR"):
+            nib.save(gifti(list(bold[:, h * N3:(h + 1) * N3]), "NIFTI_INTENT_TIME_SERIES",
+                           {"TimeStep": "1500"}),
+                     func / f"sub-01_task-story_run-{run}_hemi-{hemi}_space-fsaverage3"
+                            "_bold.func.gii")
+        pd.DataFrame({"onset": [3.0, 30.0], "duration": 1.0, "trial_type": "word",
+                      "stimulus_id": ["w0", "w1"]}).to_csv(
+            func / f"sub-01_task-story_run-{run}_events.tsv", sep="\t", index=False)
+    dataset = {"format": "naturalistic", "subjects": ["sub-01"], "bids_root": str(tmp_path),
+               "task": "story", "space": "fsaverage3",
+               "stimuli_table": str(tmp_path / "stimuli.tsv"), "naturalistic": {"trim": [2, 2]}}
+    responses = load_responses(dataset, "sub-01", tmp_path / "stimuli.tsv")
+    assert responses.data.shape == (2 * 56, 2 * N3) and responses.attrs["tr"] == 1.5
+    assert responses.time[0] == 3.0 and list(responses.events["time"][:2]) == [3.5, 30.5]
+    np.testing.assert_allclose(responses.data[responses.run == 0].std(0), 1, atol=0.15)
+    assert responses.attrs["mesh"] == "fsaverage3" and list(responses.hemi[[0, -1]]) == ["L", "R"]
