@@ -261,6 +261,11 @@ def test_brainspace_fsaverage5_rest_through_the_loaders(tmp_path):
             "brainspace/datasets/preprocessing"))
     except metadata.PackageNotFoundError:
         pytest.skip("brainspace is not installed")
+    surfaces = folder.parent / "surfaces"  # and its meshes: on the registry's vertex counts
+    for name, space in (("fsa5.pial.lh.gii", "fsaverage5"), ("conte69_32k_lh.gii",
+                                                            "fsLR_den-32k")):
+        coordinates = nib.load(surfaces / name).agg_data("NIFTI_INTENT_POINTSET")
+        assert len(coordinates) == mesh_of_space(space).n_vertices
     mesh = mesh_of_space("fsaverage5")
     rest = open_run(folder / "sub-010188_ses-02_task-rest_acq-AP_run-01.fsa5.{fs_hemi}.mgz",
                     mesh, "resting-state run")
