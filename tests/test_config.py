@@ -131,14 +131,18 @@ def test_format_blocks_hold_their_keys_and_defaults():
     assert filled["space"] == "native" and filled["glm"]["method"] == "lss"
     assert filled["invalid_targets"] == "error" and "space" not in glm  # a copy
     with pytest.raises(BrainencodeError, match=r"dataset\.mask: required for format bids-glm "
-                                               r"\(BIDS fMRI runs"):
+                                               r"\(volume data, whose space names no surface"):
         validate_dataset({k: v for k, v in glm.items() if k != "mask"})
+    assert "mask" not in validate_dataset({k: v for k, v in glm.items() if k != "mask"}
+                                          | {"space": "fsaverage5"})  # surface runs need none
     with pytest.raises(BrainencodeError, match=r"unknown key 'sessions' at dataset \(allowed: "
-                                               r"atlas, atlas_labels, bids_root, format, glm"):
+                                               r"atlas, atlas_labels, bids_root, derivatives, "
+                                               r"format, glm"):
         validate_dataset(glm | {"sessions": [1]})
     nsd = validate_dataset({"format": "nsd", "subjects": ["sub-01"], "path": "p", "mask": "m",
                             "expdesign": "e", "stim_info": "i", "images": "x", "captions": []})
-    assert nsd["sessions"] == [1] and nsd["betas_scale"] == 300 and "space" not in nsd
+    assert nsd["sessions"] == [1] and nsd["betas_scale"] == 300
+    assert nsd["space"] == "func1pt8mm"
     with pytest.raises(BrainencodeError, match="dataset.space: required for format bids-betas"):
         validate_dataset({"format": "bids-betas", "subjects": ["sub-01"], "bids_root": "b",
                           "task": "t", "stimuli_table": "s.tsv"})  # no MNI default
