@@ -4,12 +4,14 @@ written, with its reason, to omitted.tsv so the report can say why."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from brainencode.analyses.scores import Metric, read_scores
-from brainencode.datasets.responses import read_responses
+from brainencode.datasets.responses import Responses, read_responses
 from brainencode.errors import BrainencodeError
 from brainencode.reports import brain_figures, score_figures
 
@@ -79,7 +81,8 @@ def subject_figures(*, scores: Path, encoding: list[Path], responses: Path, out_
     return written
 
 
-def _mesh_figures(best, normalized, responses, ceiling: bool, subject: str, path, omitted: dict
+def _mesh_figures(best: np.ndarray, normalized: np.ndarray, responses: Responses,
+                  ceiling: bool, subject: str, path: Callable[[str], Path], omitted: dict
                   ) -> None:
     """Surface data: maps on their own mesh; the volume figures do not apply."""
     from brainencode.reports import mesh_figures
