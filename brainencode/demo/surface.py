@@ -20,7 +20,7 @@ import pandas as pd
 from brainencode.datasets import bids_names
 from brainencode.datasets.meshes import HEMIS, mesh_of_space
 from brainencode.datasets.stimuli import read_stimuli
-from brainencode.demo.fmri import driver_signal
+from brainencode.demo.fmri import planted_signal
 from brainencode.errors import BrainencodeError
 
 MESH = "fsaverage5"  # the mesh nilearn ships, so nothing is downloaded
@@ -78,20 +78,7 @@ def simulate_surface_subject(stimuli_path: str | Path, feature_dirs: dict[str, s
     labels = vertex_labels(vertex_positions(), demo["rois"], rng.uniform(-3, 3, size=3))
     target_labels = np.concatenate([labels[h] for h in HEMIS])
     noise_sd = demo["noise_sd"]
-    signal = np.zeros((len(ids), len(target_labels)))
-    truth = []
-    for index, roi in enumerate(demo["rois"], start=1):
-        vertices = np.flatnonzero(target_labels == index)
-        driver = roi.get("driver")
-        entry = {"name": roi["name"], "n_voxels": int(len(vertices)), "driver": driver}
-        truth.append(entry)
-        if driver is None or len(vertices) == 0:
-            continue
-        drive = driver_signal(feature_dirs, driver, ids, len(vertices), rng, stimuli_path,
-                              f"demo.rois.{index - 1}")
-        signal[:, vertices] = drive * np.sqrt(driver["snr"]) * noise_sd
-        entry["expected_ceiling_r"] = float(np.sqrt(
-            driver["snr"] / (driver["snr"] + 1.0 / demo["n_repeats"])))
+    signal, truth = planted_signal(feature_dirs, demo, target_labels, ids, rng, stimuli_path)
 
     out = bids_names.func_dir(bids_root, subject)
     out.mkdir(parents=True, exist_ok=True)
