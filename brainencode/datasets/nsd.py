@@ -205,28 +205,34 @@ def load_surface(config: dict, subject: str, stimuli: Path, mesh: Mesh) -> Respo
         if run.n_samples != len(trials):
             raise BrainencodeError(f"{run.files[0].path}: betas: expected {len(trials)} trials, "
                                    f"got {run.n_samples}")
-        rows = [position.get(stimulus_id(nsd_id), -1) for nsd_id in trials]
-        sessions.append((run, np.asarray(rows)))
-    counts = [sum(int((rows == i).sum()) for _, rows in sessions) for i in range(len(ids))]
-    _missing(config, subject, stimuli, ids, counts)
-    n_repeats = min(counts)
+        rows = np.asarray([position.get(stimulus_id(nsd_id), -1) for nsd_id in trials])
+        sessions.append((run, rows))
+    # each trial's occurrence number of its image, over the sessions in order
+    counts = np.zeros(len(ids), int)
+    occurrences = []
+    for _, rows in sessions:
+        occurrence = np.full(len(rows), -1)
+        for t, row in enumerate(rows):
+            if row >= 0:
+                occurrence[t] = counts[row]
+                counts[row] += 1
+        occurrences.append(occurrence)
+    _missing(config, subject, stimuli, ids, list(counts))
+    n_repeats = int(counts.min())
     keep_repeats = n_repeats >= 2 and config["min_repeats"] >= 2
     targets = sessions[0][0].targets
     data = np.zeros((len(ids), targets.n_targets), np.float32)
     repeats = (np.empty((n_repeats, len(ids), targets.n_targets), np.float32)
                if keep_repeats else None)
     for piece in sessions[0][0].chunks():
-        seen = np.zeros(len(ids), int)
-        for run, rows in sessions:
+        for (run, rows), occurrence in zip(sessions, occurrences, strict=True):
             betas = _zscore(run.columns(piece) / config["betas_scale"])
-            for trial, row in zip(betas, rows, strict=True):
-                if row < 0:
-                    continue
-                data[row, piece] += trial
-                if keep_repeats and seen[row] < n_repeats:
-                    repeats[seen[row], row, piece] = trial
-                seen[row] += 1
-        data[:, piece] /= np.asarray(counts, np.float32)[:, None]
+            shown = rows >= 0
+            np.add.at(data, (rows[shown], piece), betas[shown])  # in trial order, as summed
+            if keep_repeats:
+                kept = shown & (occurrence < n_repeats)
+                repeats[occurrence[kept], rows[kept], piece] = betas[kept]
+        data[:, piece] /= counts.astype(np.float32)[:, None]
     roi = np.full(targets.n_targets, "all")
     if "atlas" in config:
         roi = surface_rois(str(subject_path(config["atlas"], subject)), targets,
