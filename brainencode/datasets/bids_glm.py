@@ -32,7 +32,7 @@ import pandas as pd
 
 from brainencode.datasets import bids_names
 from brainencode.datasets.checks import check_events, check_table, read_nifti, require
-from brainencode.datasets.meshes import mesh_of_space
+from brainencode.datasets.meshes import Mesh, mesh_of_space
 from brainencode.datasets.paths import subject_path
 from brainencode.datasets.responses import Responses
 from brainencode.datasets.stimuli import average_presentations, read_stimuli
@@ -169,13 +169,22 @@ class BoldRuns:
     attrs: dict
     events: list[Path]
     mask: np.ndarray | None = None
-    surface: list[SurfaceRun] = field(default_factory=list)
+    # surface runs: each run's file pattern, the mesh, and the first run (its targets)
+    surface: list[Path] = field(default_factory=list)
+    mesh: Mesh | None = None
+    first: SurfaceRun | None = None
 
     def open(self, index: int):
-        """Run ``index``: its image (checked against the mask's grid) or SurfaceRun."""
-        if self.surface:
-            return self.surface[index]
-        return read_bold(self.paths[index], self.mask)
+        """Run ``index``: its image (checked against the mask's grid) or SurfaceRun (checked
+        to have the first run's grayordinates), opened when it is read: a GIFTI run is parsed
+        whole, so only one is held at a time."""
+        if not self.surface:
+            return read_bold(self.paths[index], self.mask)
+        if index == 0:
+            return self.first
+        run = open_run(self.surface[index], self.mesh, "BOLD run")
+        same_layout(run, self.first)
+        return run
 
     def chunks(self, image) -> list[slice]:
         """Blocks of targets read at a time: every voxel of a volume run at once."""
@@ -213,17 +222,15 @@ def bold_runs(config: dict, subject: str) -> BoldRuns:
         raise BrainencodeError(f"{derivatives}/{subject}: expected surface BOLD runs "
                                f"{subject}_task-{config['task']}_*{suffix} in func/")
     patterns = [r.with_name(r.name.replace("_hemi-L_", "_hemi-{hemi}_")) for r in runs]
-    surface = [open_run(p, mesh, "BOLD run") for p in patterns]
-    for run in surface[1:]:
-        same_layout(run, surface[0])
-    targets = surface[0].targets
+    first = open_run(patterns[0], mesh, "BOLD run")
+    targets = first.targets
     roi = np.full(targets.n_targets, "all")
     if "atlas" in config:
         roi = surface_rois(str(subject_path(config["atlas"], subject)), targets,
-                           config.get("atlas_labels"), surface[0].brain_models)
+                           config.get("atlas_labels"), first.brain_models)
     return BoldRuns(runs, roi, targets.fields(), targets.responses_attrs(),
                     [bids_names.surface_events(config["bids_root"], derivatives, r)
-                     for r in runs], surface=surface)
+                     for r in runs], surface=patterns, mesh=mesh, first=first)
 
 
 def read_bold(bold: Path, mask: np.ndarray):
