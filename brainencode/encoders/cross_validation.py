@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.model_selection import GroupKFold, KFold
 
+from brainencode.encoders.kernel_ridge import KernelRidgeCV
 from brainencode.encoders.ridge import RidgeCV
 from brainencode.errors import BrainencodeError
 
@@ -43,12 +44,14 @@ def outer_splitter(n_folds: int, seed: int, groups: np.ndarray | None):
 def cross_validated_predictions(X: np.ndarray, Y: np.ndarray, alphas: np.ndarray,
                                 outer_folds: int, inner_folds: int, seed: int = 0,
                                 groups: np.ndarray | None = None, device: str = "auto",
+                                dual: bool = False,
                                 ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
     """Out-of-fold predictions [n_stimuli, n_targets], chosen alphas [n_folds, n_targets] and
     the test indices of each fold (score within folds: see metrics.fold_scores).
 
     Features are standardized on each training fold; RidgeCV picks one alpha per target by
-    inner CV within that training fold (grouped when groups are given).
+    inner CV within that training fold (grouped when groups are given); ``dual`` fits it in
+    the dual form (kernel_ridge.KernelRidgeCV, the same model) for more features than stimuli.
     """
     predictions = np.empty(Y.shape, dtype=np.float64)
     chosen, folds = [], []
@@ -57,7 +60,7 @@ def cross_validated_predictions(X: np.ndarray, Y: np.ndarray, alphas: np.ndarray
         if groups is not None:
             check_groups(groups[train], inner_folds, "inner")
         inner = GroupKFold(inner_folds) if groups is not None else inner_folds
-        model = RidgeCV(alphas=alphas, cv=inner, device=device)
+        model = (KernelRidgeCV if dual else RidgeCV)(alphas=alphas, cv=inner, device=device)
         model.fit(X_train, Y[train], None if groups is None else groups[train])
         predictions[test] = model.predict(X_test)
         chosen.append(model.alphas_)

@@ -69,6 +69,11 @@ def two_vs_two_from_products(cross: np.ndarray, sq_true: np.ndarray,
     """2V2 accuracy (see two_vs_two) from the products of pattern_products."""
     with np.errstate(invalid="ignore", divide="ignore"):
         distance = 1 - cross / np.sqrt(np.outer(sq_true, sq_pred))  # [true i, predicted j]
+    return two_vs_two_from_distances(distance)
+
+
+def two_vs_two_from_distances(distance: np.ndarray) -> float:
+    """2V2 accuracy (see two_vs_two) from the cosine distances [true i, predicted j]."""
     matched = np.diag(distance)
     i, j = np.triu_indices(len(distance), k=1)
     difference = (distance[i, j] + distance[j, i]) - (matched[i] + matched[j])

@@ -1,0 +1,116 @@
+"""Decoding scores: identification, top-k retrieval, 2V2 and per-dimension r, with their
+permutation nulls.
+
+Every score of one test fold is a function of an n x n matrix between its decoded and its
+true feature vectors (n held-out stimuli). Permuting which decoded vector belongs to which
+stimulus permutes that matrix's rows, so the null of each score costs one gather per
+permutation, not a refit: the within-fold permutation of held-out predictions that
+significance.permutation_p uses for encoding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from brainencode.encoders.metrics import two_vs_two_from_distances
+
+
+def _unit_rows(a: np.ndarray) -> np.ndarray:
+    a = a - a.mean(1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return a / np.linalg.norm(a, axis=1, keepdims=True)
+
+
+def _unit_columns(a: np.ndarray) -> np.ndarray:
+    a = a - a.mean(0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return a / np.linalg.norm(a, axis=0)
+
+
+@dataclass
+class FoldMatrices:
+    """One test fold's matrices, rows indexed by the decoded vector, columns by the true one:
+    ``correlation`` (Pearson r across feature dimensions), ``distance`` (cosine distance) and
+    ``dimension`` (sum over dimensions of the dimension-wise unit-norm products, divided by the
+    number of dimensions: its trace is the mean per-dimension Pearson r)."""
+
+    correlation: np.ndarray
+    distance: np.ndarray
+    dimension: np.ndarray
+
+    @classmethod
+    def of(cls, decoded: np.ndarray, true: np.ndarray) -> FoldMatrices:
+        decoded, true = np.asarray(decoded, np.float64), np.asarray(true, np.float64)
+        norms = np.outer(np.linalg.norm(decoded, axis=1), np.linalg.norm(true, axis=1))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            distance = 1 - (decoded @ true.T) / norms
+        dimension = _unit_columns(decoded) @ _unit_columns(true).T / decoded.shape[1]
+        return cls(_unit_rows(decoded) @ _unit_rows(true).T, distance, dimension)
+
+    def permuted(self, order: np.ndarray) -> FoldMatrices:
+        """The matrices after decoded vector order[i] is given to stimulus i."""
+        return FoldMatrices(self.correlation[order], self.distance[order],
+                            self.dimension[order])
+
+
+def identification_accuracy(correlation: np.ndarray) -> float:
+    """Pairwise identification: for each decoded vector, the fraction of the other held-out
+    candidates whose true features correlate less with it than its own stimulus' do (ties
+    one half), averaged; chance 0.5 (Kay et al. 2008; Horikawa & Kamitani 2017, "generic
+    decoding": "the percentage of candidates with correlation lower than the true one")."""
+    n = len(correlation)
+    own = np.diag(correlation)[:, None]
+    below = (correlation < own).sum(1) + 0.5 * ((correlation == own).sum(1) - 1)
+    return float(np.mean(below / (n - 1)))
+
+
+def top_k_accuracy(correlation: np.ndarray, k: int) -> float:
+    """Retrieval: the fraction of decoded vectors whose own stimulus is among the k
+    candidates they correlate with most (ties counted against it); chance k / n."""
+    own = np.diag(correlation)[:, None]
+    rank = (correlation > own).sum(1) + ((correlation == own).sum(1) - 1)
+    return float(np.mean(rank < k))
+
+
+def retrieval_chance(n_candidates: int, k: int) -> float:
+    return min(k, n_candidates) / n_candidates
+
+
+SCORES: dict[str, Callable[[FoldMatrices], float]] = {
+    "identification": lambda m: identification_accuracy(m.correlation),
+    "top1": lambda m: top_k_accuracy(m.correlation, 1),
+    "top5": lambda m: top_k_accuracy(m.correlation, 5),
+    "2v2": lambda m: two_vs_two_from_distances(m.distance),
+    "dimension_r": lambda m: float(np.trace(m.dimension)),
+}
+"""Each decoding score of one fold; 2V2 as metrics.two_vs_two (Toneva & Wehbe 2019), and
+dimension_r the mean over feature dimensions of their Pearson r across held-out stimuli."""
+
+
+def chance_levels(fold_sizes: list[int]) -> dict[str, float]:
+    """Each score's expected value under the null, averaged over folds."""
+    return {"identification": 0.5, "2v2": 0.5, "dimension_r": 0.0,
+            "top1": float(np.mean([retrieval_chance(n, 1) for n in fold_sizes])),
+            "top5": float(np.mean([retrieval_chance(n, 5) for n in fold_sizes]))}
+
+
+def decoding_scores(folds: list[FoldMatrices], n_permutations: int, seed: int
+                    ) -> dict[str, tuple[float, float]]:
+    """Per score: the value averaged over test folds and its one-sided permutation p,
+    (1 + #{null >= observed}) / (1 + n_permutations) (Phipson & Smyth 2010), the decoded
+    vectors permuted within each fold, the same permutations for every score."""
+    rng = np.random.default_rng(seed)
+    observed = {name: np.mean([score(m) for m in folds]) for name, score in SCORES.items()}
+    null = {name: np.zeros(n_permutations) for name in SCORES}
+    for m in folds:
+        for p in range(n_permutations):
+            shuffled = m.permuted(rng.permutation(len(m.correlation)))
+            for name, score in SCORES.items():
+                null[name][p] += score(shuffled) / len(folds)
+    return {name: (float(observed[name]),
+                   float((1 + np.sum(null[name] >= observed[name] - 1e-12))
+                         / (1 + n_permutations)))
+            for name in SCORES}
