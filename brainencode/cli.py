@@ -48,6 +48,10 @@ VERBS = {
     "captioning describe": "brainencode.analyses.captioning.describers:describe_voxels",
     "captioning evaluate": "brainencode.analyses.captioning.evaluation:evaluate_captions",
     "captioning gallery": "brainencode.reports.caption_gallery:gallery_figure",
+    "decode": "brainencode.analyses.decoding:decode_subject",
+    "classify": "brainencode.analyses.classification:classify_subject",
+    "shared-space": "brainencode.analyses.shared_space:fit_shared_space",
+    "decoding-figures": "brainencode.reports.decoding_figures:decoding_figures",
     "figures": "brainencode.reports.figures:subject_figures",
     "report": "brainencode.reports.html:write_report",
 }

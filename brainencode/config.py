@@ -109,6 +109,7 @@ def validate_config(config: dict, source: str = "config") -> dict:
     _validate(config, load_schema(), source)
     _check_references(config, source)
     _check_captioning(config, source)
+    _check_decoding(config, source)
     return config
 
 
@@ -152,6 +153,45 @@ def _check_captioning(config: dict, source: str) -> None:
         if not bank.get(key):
             raise BrainencodeError(f"{source}: captioning.bank.{key}: expected a value for "
                                    f"source {bank['source']!r}")
+
+
+def _check_models(entries: list[dict], models: dict, key: str, source: str) -> None:
+    for i, entry in enumerate(entries):
+        if entry["model"] not in models:
+            raise BrainencodeError(f"{source}: {key}.{i}.model: expected one of the models "
+                                   f"{sorted(models)}, got {entry['model']!r}")
+
+
+def _check_subjects(listed: list[str], known: list[str], key: str, source: str) -> None:
+    unknown = sorted(set(listed) - set(known))
+    if unknown:
+        raise BrainencodeError(f"{source}: {key}: expected dataset subjects {known}, got "
+                               f"{unknown[0]!r}")
+
+
+def _check_decoding(config: dict, source: str) -> None:
+    """Decoding and shared-space targets name models; their subjects are the dataset's; the
+    shared space needs an ROI per target and two subjects."""
+    subjects = list(config["dataset"]["subjects"])
+    if config["dataset"]["format"] == "demo":
+        subjects += config["demo"]["surface"]["subjects"] + config["demo"]["seeg"]["subjects"]
+    decoding = config.get("decoding")
+    if decoding:
+        _check_models(decoding["targets"], config["models"], "decoding.targets", source)
+        _check_subjects(decoding.get("subjects", []), subjects, "decoding.subjects", source)
+        _check_subjects(decoding.get("classification", {}).get("subjects", []), subjects,
+                        "decoding.classification.subjects", source)
+    shared = config.get("shared_space")
+    if shared:
+        _check_models(shared["targets"], config["models"], "shared_space.targets", source)
+        for i, target in enumerate(shared["targets"]):
+            if "roi" not in target:
+                raise BrainencodeError(f"{source}: shared_space.targets.{i}.roi: expected the "
+                                       "ROI whose voxels the subjects share")
+        _check_subjects(shared.get("subjects", []), subjects, "shared_space.subjects", source)
+        if "subjects" in shared and len(shared["subjects"]) < 2:
+            raise BrainencodeError(f"{source}: shared_space.subjects: expected two subjects "
+                                   f"at least, got {shared['subjects']}")
 
 
 def validate_dataset(dataset: dict, source: str = "config") -> dict:

@@ -102,3 +102,31 @@ def reads_smollm2(section: dict) -> bool:
     of its own: it reads the converted SmolLM2 folder."""
     return not section.get("path") and (section.get("family") == "smollm2"
                                         or section.get("kind") == "transformers")
+
+
+def ieeg_subjects(config: dict) -> list[str]:
+    """Subjects whose responses are sEEG/ECoG contacts (read by bids-ieeg)."""
+    return [s for s, d in subject_datasets(config).items() if d["format"] == "bids-ieeg"]
+
+
+def decoding_subjects(config: dict) -> tuple[list[str], list[str]]:
+    """Subjects whose responses the decoding stage decodes features from, and those it
+    classifies (default: the fMRI subjects, and the sEEG/ECoG ones when a label is set)."""
+    decoding = config.get("decoding")
+    if not decoding:
+        return [], []
+    ieeg = ieeg_subjects(config)
+    others = [s for s in subject_datasets(config) if s not in ieeg]
+    decoded = decoding.get("subjects", others) if decoding["targets"] else []
+    classified = (decoding["classification"].get("subjects", ieeg)
+                  if "classification" in decoding else [])
+    return decoded, classified
+
+
+def shared_space_subjects(config: dict) -> list[str]:
+    """The shared-space stage's subjects (default: every subject but sEEG/ECoG ones)."""
+    shared = config.get("shared_space")
+    if not shared:
+        return []
+    ieeg = ieeg_subjects(config)
+    return shared.get("subjects", [s for s in subject_datasets(config) if s not in ieeg])

@@ -80,11 +80,20 @@ def concept_signal(stimuli_path: str | Path, concept: str, n_targets: int, where
     return np.repeat(_zscore(present)[:, None], n_targets, axis=1)
 
 
+def latent_rng(demo: dict, roi_index: int) -> np.random.Generator:
+    """The generator of an ROI's shared latent read-out: the demo's seed and the ROI, not the
+    subject, so that every subject's ROI sees the same latent."""
+    return np.random.default_rng([demo["seed"], roi_index, 101])
+
+
 def driver_signal(feature_dirs: dict[str, str | Path], driver: dict, ids: list[str],
                   n_targets: int, rng: np.random.Generator, stimuli_path: str | Path,
-                  where: str) -> np.ndarray:
+                  where: str, shared_rng: np.random.Generator) -> np.ndarray:
     """[n_stimuli, n_targets] z-scored drive: random linear read-outs of one layer's features,
-    or, for a ``concept`` driver, the presence of that word in each stimulus' caption."""
+    or, for a ``concept`` driver, the presence of that word in each stimulus' caption. With
+    ``latent_dims``, the read-outs are of a latent that every subject shares (``latent_dims``
+    z-scored read-outs of the layer drawn from ``shared_rng``), mixed by the subject's own
+    random matrix (from ``rng``)."""
     if "concept" in driver:
         return concept_signal(stimuli_path, driver["concept"], n_targets, where)
     meta, layers = load_features(feature_dirs[driver["model"]])
@@ -95,6 +104,9 @@ def driver_signal(feature_dirs: dict[str, str | Path], driver: dict, ids: list[s
         raise BrainencodeError(f"{where}.driver.layer: expected one of {meta['layers']}, got "
                                f"{driver['layer']!r}")
     features = _zscore(layers[driver["layer"]].astype(np.float64))
+    if "latent_dims" in driver:
+        features = _zscore(features @ shared_rng.standard_normal((features.shape[1],
+                                                                  driver["latent_dims"])))
     weights = rng.standard_normal((features.shape[1], n_targets))
     return _zscore(features @ weights)
 
@@ -116,7 +128,7 @@ def planted_signal(feature_dirs: dict[str, str | Path], demo: dict, target_label
         if driver is None or len(targets) == 0:
             continue
         drive = driver_signal(feature_dirs, driver, ids, len(targets), rng, stimuli_path,
-                              f"demo.rois.{index - 1}")
+                              f"demo.rois.{index - 1}", latent_rng(demo, index - 1))
         signal[:, targets] = drive * np.sqrt(driver["snr"]) * noise_sd
         entry["expected_ceiling_r"] = float(np.sqrt(
             driver["snr"] / (driver["snr"] + 1.0 / demo["n_repeats"])))

@@ -21,7 +21,7 @@ import pandas as pd
 from scipy import signal
 
 from brainencode.datasets.stimuli import read_stimuli
-from brainencode.demo.fmri import brain_mask, driver_signal
+from brainencode.demo.fmri import brain_mask, driver_signal, latent_rng
 
 PLANTED_WINDOW_S = (0.1, 0.4)
 
@@ -81,7 +81,7 @@ def simulate_seeg_subject(stimuli_path: str | Path, feature_dirs: dict[str, str 
         if driver is None:
             continue
         drive = driver_signal(feature_dirs, driver, ids, len(inside), rng, stimuli_path,
-                              f"demo.rois.{index}")
+                              f"demo.rois.{index}", latent_rng(demo, index))
         noisy = (drive * np.sqrt(driver["snr"]) + rng.standard_normal(drive.shape))
         amplitude_change[:, inside] = (seeg["modulation"] * noisy / np.sqrt(1 + driver["snr"]))
 

@@ -81,3 +81,23 @@ ALIGNMENT_FIGURES = {
         "(Pearson r) and each layer's RDM against the subjects' RDMs (Spearman); untrained "
         "curves are the mean over seeds with their range shaded."),
 }
+
+DECODING_FIGURES = {
+    "decoding_scores": (
+        "Decoding: each model layer read out of an ROI's responses by ridge (outer CV), "
+        "scored on held-out stimuli: pairwise identification (the fraction of other held-out "
+        "candidates the decoded vector correlates with less than with its own stimulus), top-1 "
+        "and top-5 retrieval among the fold's held-out stimuli, and 2V2; black ticks are "
+        "chance, stars permutation p (* < 0.05, ** < 0.01, *** < 0.001)."),
+    "seeg_classification": (
+        "sEEG/ECoG classification of the stimulus label from high-gamma windows: the contacts "
+        "of each region together, all contacts, and the best single contact (the highest "
+        "held-out accuracy of any contact, an optimistic pick); balanced accuracy, chance "
+        "dashed, stars permutation p."),
+    "transfer_curves": (
+        "Transfer to a held-out subject: its adapter onto the other subjects' shared space "
+        "(shared response model) fitted on a fraction of its training stimuli, against its own "
+        "encoder fitted on the same stimuli; mean voxel r on held-out stimuli with 95% "
+        "bootstrap CIs (mean over draws). Dashed: the within-subject and the shared-space "
+        "encoder of all subjects with all training stimuli."),
+}

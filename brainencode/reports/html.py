@@ -20,12 +20,19 @@ from brainencode.analyses.alignment.summary import (
 from brainencode.analyses.captioning.files import read_naming
 from brainencode.analyses.captioning.files import read_summary as read_captioning_summary
 from brainencode.analyses.captioning.units import UNITS_PREFIX
+from brainencode.analyses.decoding_files import (
+    CLASSIFICATION,
+    DECODING,
+    read_classification,
+    read_decoding,
+    read_shared_space,
+)
 from brainencode.analyses.scores import Metric, read_scores
 from brainencode.datasets.images import image_data_url
 from brainencode.datasets.responses import describe_responses
 from brainencode.datasets.stimuli import image_paths, read_stimuli
 from brainencode.reports.caption_gallery import gallery_voxels, score_line
-from brainencode.reports.captions import ALIGNMENT_FIGURES, SUBJECT_FIGURES
+from brainencode.reports.captions import ALIGNMENT_FIGURES, DECODING_FIGURES, SUBJECT_FIGURES
 from brainencode.reports.figures import read_omitted
 
 PACKAGES = ("brainencode", "torch", "transformers", "snakemake", "numpy", "scikit-learn",
@@ -125,6 +132,37 @@ def _alignment(alignment_dir: Path | None) -> dict | None:
             "figures": _figures(sorted(alignment_dir.glob("*.png")), ALIGNMENT_FIGURES)}
 
 
+def _decoding(folders: list[Path], shared_space: Path | None, figures: Path | None
+              ) -> dict | None:
+    """The decoding scores (one row per subject and target, a column per score), the sEEG
+    classification (regions, all contacts, best contact), the shared-space and transfer
+    tables and the figures, of the stages that ran."""
+    if not folders and shared_space is None:
+        return None
+    decoded = [read_decoding(d) for d in folders if (d / DECODING).exists()]
+    rows = []
+    for table in decoded:
+        for key, part in table.groupby(["subject", "roi", "model", "layer"], sort=False):
+            rows.append(dict(zip(("subject", "roi", "model", "layer"), key, strict=True))
+                        | {"n_targets": int(part["n_targets"].iloc[0]),
+                           "scores": {r.metric: (r.value, r.chance, r.p)
+                                      for r in part.itertuples()}})
+    classified = []
+    for folder in folders:
+        if (folder / CLASSIFICATION).exists():
+            table = read_classification(folder)
+            contacts = table[table["scope"] == "contact"]
+            best = contacts.loc[[contacts["balanced_accuracy"].idxmax()]].assign(
+                scope="best contact")
+            classified += _records(pd.concat([table[table["scope"] != "contact"], best]))
+    shared, transfer = read_shared_space(shared_space) if shared_space else (None, None)
+    return {"decoded": rows, "classified": classified,
+            "shared": [] if shared is None else _records(shared),
+            "transfer": [] if transfer is None else _records(transfer),
+            "figures": _figures(sorted(figures.glob("*.png")), DECODING_FIGURES)
+            if figures else []}
+
+
 def _records(table: pd.DataFrame) -> list[dict]:
     """Rows as dicts, NaN as None (the template shows a dash)."""
     return table.astype(object).where(table.notna(), None).to_dict("records")
@@ -196,7 +234,9 @@ def _rsa_best(scores: pd.DataFrame) -> list[dict]:
 def write_report(*, config: dict, scores: list[Path], benchmarks: Path, out: Path,
                  figures: list[Path] = (), responses: list[Path] = (), rdms: list[Path] = (),
                  captioning: list[Path] = (), stimuli: Path | None = None,
-                 bank: Path | None = None, alignment: Path | None = None) -> None:
+                 bank: Path | None = None, alignment: Path | None = None,
+                 decoding: list[Path] = (), shared_space: Path | None = None,
+                 decoding_figures: Path | None = None) -> None:
     """Render index.html from the gathered scores, the per-subject figures, the responses'
     metadata, job timings, and the caption galleries and alignment summary of the stages that
     ran; for an RDM dataset, its RSA scores. Written under a temporary name first, so a failed
@@ -223,6 +263,7 @@ def write_report(*, config: dict, scores: list[Path], benchmarks: Path, out: Pat
         total_seconds=timings["seconds"].sum(),
         captioning=_captioning([Path(d) for d in captioning], stimuli, bank),
         alignment=_alignment(alignment),
+        decoding=_decoding([Path(d) for d in decoding], shared_space, decoding_figures),
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(f".{out.name}.partial")

@@ -9,7 +9,7 @@ from brainencode import plan
 from brainencode.config import validate_config
 from brainencode.datasets.responses import count_targets
 from brainencode.errors import BrainencodeError
-from brainencode.reports.captions import ALIGNMENT_FIGURES, SUBJECT_FIGURES
+from brainencode.reports.captions import ALIGNMENT_FIGURES, DECODING_FIGURES, SUBJECT_FIGURES
 
 try:
     validate_config(config, source=" + ".join(map(str, workflow.configfiles)) or "config")
@@ -175,6 +175,44 @@ def captioning_outputs():
     """What the report reads of the stage: per subject its tables and gallery."""
     return [f"{d}/{name}" for d in captioning_dirs()
             for name in ("summary.tsv", "gallery.png")]
+
+
+# The decoding and shared-space stages (rules/decoding.smk).
+DECODING = config.get("decoding", {})
+SHARED_SPACE = config.get("shared_space", {})
+DECODED, CLASSIFIED = plan.decoding_subjects(config)
+SHARED_SUBJECTS = plan.shared_space_subjects(config)
+
+
+def target_features(section):
+    """The features folders of the models a section's targets read."""
+    return [features_dir("main", m) for m in sorted({t["model"] for t in section["targets"]})]
+
+
+def decoding_tables():
+    """Each subject's decoding and classification tables."""
+    return ([f"{RESULTS}/decoding/{s}/decoding.tsv" for s in DECODED]
+            + [f"{RESULTS}/decoding/{s}/classification.tsv" for s in CLASSIFIED])
+
+
+def decoding_folders_option(tables):
+    """``--decoding`` and the subjects' decoding folders, or nothing when none ran."""
+    folders = sorted({os.path.dirname(t) for t in tables})
+    return f"--decoding {' '.join(folders)}" if folders else ""
+
+
+def decoding_figure_paths():
+    """The figures of the stages that run: decoding bars, sEEG classification, transfer."""
+    names = (["decoding_scores"] if DECODED else []) + (
+        ["seeg_classification"] if CLASSIFIED else []) + (
+        ["transfer_curves"] if SHARED_SPACE else [])
+    return {name: f"{RESULTS}/decoding/figures/{name}.png" for name in names}
+
+
+def decoding_outputs():
+    """What the report reads of the two stages."""
+    shared = [f"{RESULTS}/shared_space/scores.tsv"] if SHARED_SPACE else []
+    return decoding_tables() + shared + list(decoding_figure_paths().values())
 
 
 def report_inputs(wildcards):

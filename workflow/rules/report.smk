@@ -35,6 +35,7 @@ rule report:
         unpack(report_inputs),
         captioning=captioning_outputs(),
         alignment=alignment_outputs() + list(alignment_figure_paths().values()),
+        decoding=decoding_outputs(),
         stimuli=STIMULUS_SETS["main"],
     output:
         f"{RESULTS}/report/index.html",
@@ -44,6 +45,10 @@ rule report:
         captioning=" ".join(captioning_dirs()),
         bank=f"--bank {RESULTS}/captioning/bank/stimuli.tsv" if CAPTIONING else "",
         alignment=f"--alignment {RESULTS}/alignment/summary" if ALIGNMENT_SIDES else "",
+        decoding=lambda wc: " ".join(filter(None, [
+            decoding_folders_option(decoding_tables()),
+            f"--shared-space {RESULTS}/shared_space" if SHARED_SPACE else "",
+            f"--decoding-figures {RESULTS}/decoding/figures" if decoding_figure_paths() else ""])),
         data=lambda wc, input: " ".join(
             f"--{key} {' '.join(input[key])}" for key in ("figures", "responses", "rdms")
             if key in input.keys()),
@@ -54,5 +59,6 @@ rule report:
     shell:
         "brainencode report --config {params.config} --scores {input.scores} {params.data} "
         "--benchmarks {params.benchmarks} --captioning {params.captioning} "
-        "--stimuli {input.stimuli} {params.bank} {params.alignment} --out {output} "
+        "--stimuli {input.stimuli} {params.bank} {params.alignment} {params.decoding} "
+        "--out {output} "
         "> {log} 2>&1"
