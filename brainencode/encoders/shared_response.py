@@ -22,8 +22,8 @@ from brainencode.errors import BrainencodeError
 
 
 def procrustes_adapter(X: np.ndarray, S: np.ndarray) -> np.ndarray:
-    """The orthonormal W [n_voxels, k] minimizing ||X - S W^T||: U V^T of svd(X^T S)
-    (``scipy.linalg.orthogonal_procrustes(S, X)`` transposed)."""
+    """The orthonormal W [n_voxels, k] minimizing ||X - S W^T||: U V^T of svd(X^T S), the
+    orthonormal polar factor of X^T S (``scipy.linalg.polar``)."""
     U, _, Vt = np.linalg.svd(X.T @ S, full_matrices=False)
     return U @ Vt
 
