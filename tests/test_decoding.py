@@ -202,6 +202,11 @@ def test_shared_space_transfer_beats_the_own_model_with_little_data(latent_subje
     quarter = transfer[transfer["fraction"] == 0.25].pivot(index="subject", columns="method",
                                                            values="r")
     assert (quarter["transfer"] > quarter["own"] + 0.1).all()
+    gains = transfer[transfer["method"] == "transfer"]
+    np.testing.assert_allclose(gains["gain"], gains["r"].to_numpy()
+                               - transfer[transfer["method"] == "own"]["r"].to_numpy())
+    assert (gains[gains["fraction"] == 0.25]["gain_ci_low"] > 0).all()
+    assert transfer[transfer["method"] == "own"]["gain"].isna().all()
     assert set(transfer["n_train"]) == {24, 96}
     with pytest.raises(BrainencodeError, match="two subjects at least"):
         fit_shared_space(responses=paths[:1], features=[root / "features" / "net"],

@@ -20,7 +20,7 @@ from tests.conftest import all_subjects, snakemake
 
 pytestmark = pytest.mark.slow
 
-SECTIONS = {"summary", "scores", "captions", "alignment"}
+SECTIONS = {"summary", "scores", "captions", "alignment", "decoding"}
 
 
 def test_report_page_in_headless_chromium(demo, tmp_path):
@@ -40,8 +40,8 @@ def test_report_page_in_headless_chromium(demo, tmp_path):
     assert all(url.startswith("data:image/") for url in shown.requests[1:])
     subjects = all_subjects(config)
     assert SECTIONS | set(subjects) <= set(shown.section_ids)
-    assert {"Run summary", "Voxel captions", "Trained versus untrained networks"} <= set(
-        shown.headings)
+    assert {"Run summary", "Voxel captions", "Trained versus untrained networks",
+            "Decoding and shared space"} <= set(shown.headings)
     assert shown.images and all(i["complete"] and i["naturalWidth"] > 100
                                 and i["naturalHeight"] > 100 for i in shown.images)
     for subject in subjects:  # every figure the subject's folder holds is on the page
@@ -52,6 +52,9 @@ def test_report_page_in_headless_chromium(demo, tmp_path):
     screenshot = Image.open(tmp_path / "report.png")
     assert screenshot.size[1] > 5000 and len(screenshot.convert("RGB").getcolors(2**24)) > 1000
 
+    decoding = {p.stem for p in (results / "decoding" / "figures").glob("*.png")}
+    assert decoding == {"decoding_scores", "seeg_classification", "transfer_curves"}
+    assert decoding <= {i["alt"].replace(" ", "_") for i in shown.images}
     html = page.read_text()
     assert "The trained-versus-untrained comparison did not run" in html
     assert "layer curves normalized: no noise ceiling" in html  # sEEG: no repeats
@@ -99,6 +102,7 @@ def test_report_without_an_optional_stage_says_why(demo, env, tmp_path):
     assert result.returncode == 0, result.stderr
     html = out.read_text()
     assert "Voxel captioning did not run" in html and 'class="gallery"' not in html
+    assert "Decoding did not run" in html
     shown = render(out, tmp_path / "shot.png")
     assert shown.failed == [] and shown.console == []
     assert all(i["complete"] and i["naturalWidth"] > 0 for i in shown.images)
@@ -152,11 +156,12 @@ def test_snakemake_report_and_lint(demo, env):
     entries = _report_data(html, "results")
     pngs = sorted(str(p) for p in results.glob("figures/*/*.png"))
     pngs += sorted(str(p) for p in results.glob("captioning/*/gallery.png"))
+    pngs += sorted(str(p) for p in results.glob("decoding/figures/*.png"))
     in_categories = {p for subcategories in categories.values()
                      for files in subcategories.values() for p in files}
     for png in pngs:  # the demo's results folder is absolute, so are the report's paths
         assert png in in_categories and len(entries[png]["caption"]) > 100, png
-    assert {"Figures", "Scores", "Captioning"} <= set(categories)
+    assert {"Figures", "Scores", "Captioning", "Decoding"} <= set(categories)
     for subject in all_subjects(config):
         assert subject in categories["Figures"]
     lint = snakemake(env, "--lint", "--configfile", str(config_path))

@@ -16,7 +16,8 @@ Under ``results/shared_space/``:
   encoder's mean r with 95% bootstrap CIs.
 - ``transfer.tsv``: per held-out subject, ROI, fraction of its training stimuli and method
   (``transfer``: a new adapter onto the others' shared space; ``own``: the subject's own
-  encoder) the mean r with its 95% bootstrap CI.
+  encoder) the mean r with its 95% bootstrap CI; transfer rows also have ``gain``, their r
+  minus the own encoder's on the same stimuli, with its paired 95% bootstrap CI.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ CLASSIFICATION_COLUMNS = ["subject", "label", "scope", "name", "n_features",
                           "balanced_accuracy", "chance", "p"]
 SHARED_COLUMNS = ["subject", "roi", "model", "layer", "method", "r", "ci_low", "ci_high"]
 TRANSFER_COLUMNS = ["subject", "roi", "model", "layer", "fraction", "n_train", "method", "r",
-                    "ci_low", "ci_high"]
+                    "ci_low", "ci_high", "gain", "gain_ci_low", "gain_ci_high"]
 
 
 def _write(rows: list[dict] | pd.DataFrame, columns: list[str], path: Path) -> pd.DataFrame:

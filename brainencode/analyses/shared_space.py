@@ -19,7 +19,7 @@ Per outer fold (the encoding stage's folds over the shared stimuli, grouped by `
 Responses and features are z-scored with the statistics of the stimuli each model is fitted
 on. Scores are the ROI's mean voxel-wise Pearson r within test folds, averaged over folds (and
 draws), with a 95% percentile bootstrap CI from resampling each fold's test stimuli, the same
-resamples for every method (paired).
+resamples for every method, so that transfer's gain over the own encoder has a paired CI.
 """
 
 from __future__ import annotations
@@ -142,15 +142,40 @@ def target_pairs(X: np.ndarray, Y: dict[str, np.ndarray], groups: np.ndarray | N
     return scores, transfer, tests
 
 
-def summarized(pairs: Pairs, n_folds: int, counts: list[np.ndarray]) -> dict[str, float]:
-    """Mean r with its 95% percentile bootstrap CI; ``pairs`` run over draws within folds
+def bootstrapped(pairs: Pairs, n_folds: int, counts: list[np.ndarray]
+                 ) -> tuple[float, np.ndarray]:
+    """Mean r and its bootstrap replicates; ``pairs`` run over draws within folds
     (fold-major), a draw's value is its folds' mean, the draws are averaged."""
     n_draws = len(pairs) // n_folds
     draws = [pairs[d::n_draws] for d in range(n_draws)]
-    boot = np.mean([fold_r(d, counts) for d in draws], axis=0)
+    return (float(np.mean([fold_r(d)[0] for d in draws])),
+            np.mean([fold_r(d, counts) for d in draws], axis=0))
+
+
+def interval(value: float, boot: np.ndarray, name: str = "r") -> dict[str, float]:
+    """The value with its 95% percentile bootstrap CI."""
     low, high = np.nanpercentile(boot, [2.5, 97.5])
-    return {"r": float(np.mean([fold_r(d)[0] for d in draws])), "ci_low": float(low),
-            "ci_high": float(high)}
+    return {name: value, f"{name}_ci_low" if name != "r" else "ci_low": float(low),
+            f"{name}_ci_high" if name != "r" else "ci_high": float(high)}
+
+
+def transfer_table(transfer: dict, key: dict, n_folds: int, counts: list[np.ndarray]
+                   ) -> list[dict]:
+    """Rows of transfer.tsv for one target; a transfer row also has its gain over the own
+    encoder on the same stimuli, with the paired bootstrap CI of that difference."""
+    rows, boots = [], {}
+    for (s, fraction, n, method), pairs in transfer.items():
+        value, boots[s, fraction, method] = bootstrapped(pairs, n_folds, counts)
+        rows.append({"subject": s, **key, "fraction": fraction, "n_train": n,
+                     "method": method, **interval(value, boots[s, fraction, method])})
+    for row in rows:
+        if row["method"] == "transfer":
+            own = next(r for r in rows if r["method"] == "own" and r["subject"] == row["subject"]
+                       and r["fraction"] == row["fraction"])
+            boot = (boots[row["subject"], row["fraction"], "transfer"]
+                    - boots[row["subject"], row["fraction"], "own"])
+            row |= interval(row["r"] - own["r"], boot, "gain")
+    return rows
 
 
 def fit_shared_space(*, responses: list[Path], features: list[Path], shared_space: dict,
@@ -182,9 +207,7 @@ def fit_shared_space(*, responses: list[Path], features: list[Path], shared_spac
                   for t in tests]
         key = {"roi": target["roi"], "model": target["model"], "layer": target["layer"]}
         score_rows += [{"subject": s, **key, "method": method,
-                        **summarized(pairs, len(tests), counts)}
+                        **interval(*bootstrapped(pairs, len(tests), counts))}
                        for (s, method), pairs in scores.items()]
-        transfer_rows += [{"subject": s, **key, "fraction": fraction, "n_train": n,
-                           "method": method, **summarized(pairs, len(tests), counts)}
-                          for (s, fraction, n, method), pairs in transfer.items()]
+        transfer_rows += transfer_table(transfer, key, len(tests), counts)
     write_shared_space(score_rows, transfer_rows, Path(out_dir))
