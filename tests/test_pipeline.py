@@ -60,9 +60,12 @@ def test_planted_truth_is_recovered(demo, subject):
         assert ev[roi["name"]].mean() == pytest.approx(truth["snr"] / (truth["snr"] + 1), abs=0.03)
         two_vs_two = _scores(results, subject, "2v2").set_index(["roi", "model", "layer"])
         assert two_vs_two.loc[(roi["name"], truth["model"], truth["layer"]), "value"] > 0.9
-    # noise-only voxels: r near zero for every model and layer, few false discoveries
+    # noise-only voxels: r near zero for every model and layer (within 4 standard errors of
+    # an ROI mean of fold-averaged r, about 1 / sqrt(n_stimuli n_voxels)), few false discoveries
+    n_targets = _scores(results, subject, "n_targets").groupby("roi")["value"].first()
     for roi in ("M1", "other"):
-        assert np.abs(r[r["roi"] == roi]["value"]).max() < 0.03
+        bound = 4 / np.sqrt(config["demo"]["n_stimuli"] * n_targets[roi])
+        assert np.abs(r[r["roi"] == roi]["value"]).max() < bound, (roi, bound)
     significant = _scores(results, subject, "fraction_significant")
     assert significant[significant["roi"] == "other"]["value"].max() < 0.02
     assert significant[significant["roi"].isin(["EVC", "LANG"])]["value"].max() > 0.95
@@ -126,8 +129,10 @@ def test_decoding_and_shared_space_find_the_planted_truth(demo):
         regions = table[table["scope"] == "region"].set_index("name")
         best_contact = table[table["scope"] == "contact"]["balanced_accuracy"].max()
         for region in ("LANG", "LOC"):  # the shape words drive MiniLM; LOC sees circles
-            assert regions.loc[region, "balanced_accuracy"] > best_contact
             assert regions.loc[region, "p"] < 0.01
+        assert regions.loc["LOC", "balanced_accuracy"] > best_contact
+        everything = table[table["scope"] == "all"]["balanced_accuracy"].iloc[0]
+        assert everything > best_contact + 0.05
         assert regions.loc["M1", "p"] > 0.05
     scores, transfer = read_shared_space(results / "shared_space")
     assert set(scores["subject"]) == set(fmri) and (scores["r"] > 0.7).all()

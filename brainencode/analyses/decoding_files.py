@@ -2,8 +2,9 @@
 
 Under ``results/decoding/<subject>/``:
 
-- ``decoding.tsv``: per ROI, model and layer decoded, each score (``DECODING_SCORES``) with its
-  chance level and permutation p, and the number of targets read and feature dimensions.
+- ``decoding.tsv``: per ROI, model and layer decoded, each score (encoders/identification.py:
+  ``SCORES``) with its chance level and permutation p, and the number of targets read and
+  feature dimensions.
 - ``dimensions.tsv``: per ROI, model, layer and feature dimension, its decoded Pearson r
   (fold-averaged) with permutation p and BH-FDR q.
 - ``classification.tsv`` (sEEG/ECoG): per scope (``region``: the contacts of one region

@@ -58,10 +58,10 @@ def decoding_bars(table: pd.DataFrame, path: Path) -> Path:
                         ha="center", fontsize=7)
         ax.set_xticks(range(len(targets)), [f"{r}\n{m}\n{lay}" for r, m, lay in targets],
                       fontsize=7)
-        ax.set_ylim(0, 1.08)
+        ax.set_ylim(0, 1.25)
         ax.set_title(subject)
     axes[0][0].set_ylabel("accuracy (black: chance)")
-    axes[0][-1].legend(fontsize=7, loc="upper right")
+    axes[0][0].legend(fontsize=7, loc="upper left", ncol=len(BAR_SCORES))
     return _save(fig, path)
 
 

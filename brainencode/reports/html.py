@@ -156,7 +156,8 @@ def _decoding(folders: list[Path], shared_space: Path | None, figures: Path | No
                 scope="best contact")
             classified += _records(pd.concat([table[table["scope"] != "contact"], best]))
     shared, transfer = read_shared_space(shared_space) if shared_space else (None, None)
-    return {"decoded": rows, "classified": classified,
+    metrics = list(dict.fromkeys(m for table in decoded for m in table["metric"]))
+    return {"decoded": rows, "metrics": metrics, "classified": classified,
             "shared": [] if shared is None else _records(shared),
             "transfer": [] if transfer is None else _records(transfer),
             "figures": _figures(sorted(figures.glob("*.png")), DECODING_FIGURES)
