@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -208,14 +211,20 @@ def test_shared_space_transfer_beats_the_own_model_with_little_data(latent_subje
     assert (gains[gains["fraction"] == 0.25]["gain_ci_low"] > 0).all()
     assert transfer[transfer["method"] == "own"]["gain"].isna().all()
     assert set(transfer["n_train"]) == {24, 96}
+    with pytest.raises(BrainencodeError, match=r"sub-01.h5: roi: 'A' has 50 usable targets"):
+        fit_shared_space(responses=paths, features=[root / "features" / "net"],
+                         shared_space={**settings, "n_components": 60}, encoding=ENCODING,
+                         out_dir=root / "wide")
+    assert not (root / "wide").exists()
     with pytest.raises(BrainencodeError, match="two subjects at least"):
         fit_shared_space(responses=paths[:1], features=[root / "features" / "net"],
                          shared_space=settings, encoding=ENCODING, out_dir=root / "one")
 
 
-def test_classification_region_against_single_contacts(tmp_path):
+def test_classification_region_against_single_contacts(tmp_path, env):
     """Three contacts of region R each carry a weak, different part of the label; together
-    they classify it better than any one of them. Region Q is noise."""
+    they classify it better than any one of them. Region Q is noise. A label column the table
+    lacks is one line and exit 2 from the verb, nothing written."""
     rng = np.random.default_rng(6)
     n = 150
     ids = [f"s{i:03d}" for i in range(n)]
@@ -241,11 +250,15 @@ def test_classification_region_against_single_contacts(tmp_path):
     assert table.loc[("region", "R"), "p"] < 0.01
     assert table.loc[("region", "Q"), "p"] > 0.01
     assert table["chance"].iloc[0] == pytest.approx(1 / 3)
-    with pytest.raises(BrainencodeError, match="stimuli.tsv: colour: decoding.classification"):
-        classify_subject(responses=path, stimuli=tmp_path / "stimuli.tsv",
-                         decoding={"classification": {"label": "colour"},
-                                   "n_permutations": 10},
-                         encoding=ENCODING, out_dir=tmp_path / "bad")
+    bad = subprocess.run(
+        ["brainencode", "classify", "--responses", str(path), "--stimuli",
+         str(tmp_path / "stimuli.tsv"), "--decoding",
+         json.dumps({"classification": {"label": "colour"}, "n_permutations": 10}),
+         "--encoding", json.dumps(ENCODING), "--out-dir", str(tmp_path / "bad")],
+        env=env, capture_output=True, text=True)
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
+    assert "stimuli.tsv: colour: decoding.classification.label names this column" in bad.stderr
+    assert not (tmp_path / "bad").exists()
 
 
 def test_config_refuses_unknown_models_subjects_and_roi_less_shared_targets():

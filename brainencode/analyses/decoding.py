@@ -101,6 +101,9 @@ def decode_subject(*, responses: Path, features: list[Path], decoding: dict, enc
         Y = layer_features(folders, target["model"], target["layer"], data.stimulus_ids, where)
         X = data.data[:, inside].astype(np.float32)
         X = X[:, np.isfinite(X).all(0) & (X.std(0) > 0)]
+        if X.shape[1] == 0:
+            raise BrainencodeError(f"{path}: data: {where} reads no target with finite, "
+                                   "varying responses")
         n_train = len(X) - len(X) // encoding["outer_folds"]
         prediction, _, folds = cross_validated_predictions(
             X, Y.astype(np.float32), alphas, encoding["outer_folds"], encoding["inner_folds"],

@@ -12,9 +12,10 @@ Per outer fold (the encoding stage's folds over the shared stimuli, grouped by `
 - ``within``: each subject's own ridge encoder, features -> its voxels;
 - ``shared``: the SRM of all subjects and the shared encoder, back through the subject's
   adapter;
-- transfer, for each held-out subject: the SRM and encoder of the other subjects, and the
-  held-out subject's adapter fitted on ``fraction`` of its training stimuli (``n_draws``
-  random draws below 1), against its own encoder fitted on the same stimuli (``own``).
+- transfer, for each held-out subject: the SRM and encoder of the other subjects (of one other
+  subject, its SRM is that subject's k-dimensional principal subspace), and the held-out
+  subject's adapter fitted on ``fraction`` of its training stimuli (``n_draws`` random draws
+  below 1), against its own encoder fitted on the same stimuli (``own``).
 
 Responses and features are z-scored with the statistics of the stimuli each model is fitted
 on. Scores are the ROI's mean voxel-wise Pearson r within test folds, averaged over folds (and
@@ -96,8 +97,9 @@ class Fitter:
         X_train, X_test = standardize(self.X[train], self.X[test])
         folds = self.encoding["inner_folds"]
         groups = None if self.groups is None else self.groups[train]
-        inner = (GroupKFold(folds) if groups is not None and len(np.unique(groups)) >= folds
-                 else folds)
+        if groups is not None and len(np.unique(groups)) < folds:
+            groups = None  # a small subset of a few groups: plain K-fold
+        inner = folds if groups is None else GroupKFold(folds)
         model = RidgeCV(alphas=self.alphas, cv=inner, device=self.encoding["device"])
         return model.fit(X_train, Y, groups).predict(X_test)
 
@@ -152,11 +154,11 @@ def bootstrapped(pairs: Pairs, n_folds: int, counts: list[np.ndarray]
             np.mean([fold_r(d, counts) for d in draws], axis=0))
 
 
-def interval(value: float, boot: np.ndarray, name: str = "r") -> dict[str, float]:
-    """The value with its 95% percentile bootstrap CI."""
+def interval(value: float, boot: np.ndarray, name: str = "r", ci: str = "ci"
+             ) -> dict[str, float]:
+    """The value with its 95% percentile bootstrap CI, as columns name, ci_low, ci_high."""
     low, high = np.nanpercentile(boot, [2.5, 97.5])
-    return {name: value, f"{name}_ci_low" if name != "r" else "ci_low": float(low),
-            f"{name}_ci_high" if name != "r" else "ci_high": float(high)}
+    return {name: value, f"{ci}_low": float(low), f"{ci}_high": float(high)}
 
 
 def transfer_table(transfer: dict, key: dict, n_folds: int, counts: list[np.ndarray]
@@ -174,7 +176,7 @@ def transfer_table(transfer: dict, key: dict, n_folds: int, counts: list[np.ndar
                        and r["fraction"] == row["fraction"])
             boot = (boots[row["subject"], row["fraction"], "transfer"]
                     - boots[row["subject"], row["fraction"], "own"])
-            row |= interval(row["r"] - own["r"], boot, "gain")
+            row |= interval(row["r"] - own["r"], boot, "gain", "gain_ci")
     return rows
 
 
@@ -201,6 +203,12 @@ def fit_shared_space(*, responses: list[Path], features: list[Path], shared_spac
         X = layer_features(folders, target["model"], target["layer"], ids, where)
         Y = {data.subject: roi_responses(data, ids, target["roi"], where, path)
              for data, path in zip(subjects, paths, strict=True)}
+        for (subject, y), path in zip(Y.items(), paths, strict=True):
+            if y.shape[1] < shared_space["n_components"]:
+                raise BrainencodeError(
+                    f"{path}: roi: {target['roi']!r} has {y.shape[1]} usable targets in "
+                    f"{subject}, shared_space.n_components is {shared_space['n_components']}; "
+                    "expected at least as many targets as shared dimensions")
         scores, transfer, tests = target_pairs(X, Y, groups, shared_space, encoding)
         counts = [boot_rng.multinomial(len(t), np.full(len(t), 1 / len(t)),
                                        size=shared_space["n_boot"]).astype(float)

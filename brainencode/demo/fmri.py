@@ -2,8 +2,9 @@
 
 Each ROI is a union of spheres at MNI coordinates, intersected with the MNI152 brain mask on a
 coarse grid. A driven ROI's voxels are random linear read-outs of one model layer's features
-(z-scored), or all respond to one concept (the stimuli whose caption names it), scaled to the
-configured SNR; every other brain voxel is noise only. Each repeat
+(z-scored) or of a ``latent_dims``-dimensional latent of them that all subjects share, or all
+respond to one concept (the stimuli whose caption names it), scaled to the configured SNR;
+every other brain voxel is noise only. Each repeat
 presents the stimuli in a new random order, as a real experiment would.
 """
 
