@@ -87,7 +87,7 @@ rule decoding_figures:
         folders=lambda wc, input: decoding_folders_option(input.tables),
         shared=lambda wc, input: (f"--shared-space {os.path.dirname(input.shared[0])}"
                                   if input.shared else ""),
-        out_dir=f"{RESULTS}/decoding/figures",
+        out_dir=lambda wc, output: os.path.dirname(output[0]),
         captions=DECODING_FIGURES,  # read by the figures' .rst captions
     log:
         f"{RESULTS}/logs/decoding_figures.log",
