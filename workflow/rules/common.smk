@@ -189,6 +189,21 @@ def target_features(section):
     return [features_dir("main", m) for m in sorted({t["model"] for t in section["targets"]})]
 
 
+def total_mb(paths):
+    """The summed size of one path or several."""
+    return sum(size_mb(p) for p in ([paths] if isinstance(paths, str) else paths))
+
+
+def decoding_mem_mb(wildcards, input, attempt):
+    # the responses several times over (float32 copy, standardized folds, the Gram blocks in
+    # float64) + the features + the runtime
+    return int((1000 + 4 * total_mb(input.responses) + 2 * total_mb(input.features)) * attempt)
+
+
+def decoding_runtime(wildcards, input, attempt):
+    return int((10 + total_mb(input.responses) / 50) * attempt)
+
+
 def decoding_tables():
     """Each subject's decoding and classification tables."""
     return ([f"{RESULTS}/decoding/{s}/decoding.tsv" for s in DECODED]

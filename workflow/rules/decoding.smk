@@ -17,6 +17,9 @@ rule decode:
         f"{RESULTS}/logs/decode/{{subject}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/decode/{{subject}}.tsv"
+    resources:
+        mem_mb=decoding_mem_mb,
+        runtime=decoding_runtime,
     conda:
         "../envs/brainencode.yaml"
     shell:
@@ -53,21 +56,19 @@ rule shared_space:
         features=target_features(SHARED_SPACE) if SHARED_SPACE else [],
         stimuli=STIMULUS_SETS["main"],
     output:
-        report(
-            f"{RESULTS}/shared_space/scores.tsv",
-            caption="../report/transfer_curves.rst",
-            category="Decoding",
-        ),
+        f"{RESULTS}/shared_space/scores.tsv",
         f"{RESULTS}/shared_space/transfer.tsv",
     params:
         shared_space=as_json(SHARED_SPACE),
         encoding=as_json(config["encoding"]),
         out_dir=lambda wc, output: os.path.dirname(output[0]),
-        captions=DECODING_FIGURES,  # read by the .rst caption
     log:
         f"{RESULTS}/logs/shared_space.log",
     benchmark:
         f"{RESULTS}/benchmarks/shared_space.tsv"
+    resources:
+        mem_mb=decoding_mem_mb,
+        runtime=decoding_runtime,
     conda:
         "../envs/brainencode.yaml"
     shell:
