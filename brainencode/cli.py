@@ -9,6 +9,7 @@ line of its docstring is the verb's help. Only the module of the verb that runs 
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import inspect
 import json
@@ -152,6 +153,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except FileNotFoundError as exc:
         print(f"brainencode {verb}: error: {exc.filename}: no such file or folder",
+              file=sys.stderr)
+        return 2
+    except OSError as exc:  # a full disk, a read-only folder, a lost mount: errno and path
+        code = errno.errorcode.get(exc.errno, "OSError") if exc.errno else "OSError"
+        where = exc.filename if exc.filename is not None else "(no path given)"
+        print(f"brainencode {verb}: error: {where}: {code}: {exc.strerror or exc}",
               file=sys.stderr)
         return 2
     return result if isinstance(result, int) and not isinstance(result, bool) else 0

@@ -74,3 +74,24 @@ def test_import_contracts_are_kept(env):
     result = subprocess.run(["lint-imports"], cwd=REPO, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-3000:]
     assert "3 kept, 0 broken" in result.stdout
+
+
+def test_a_failed_write_is_one_line_with_errno_and_path(env, tmp_path):
+    """A real write fault (the kernel's file-size limit: EFBIG, as a full disk gives ENOSPC)
+    is one line naming the file and the errno, exit 2, and no partial file is left."""
+    import resource
+    import signal
+
+    def limit():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails instead of killing
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+
+    out = tmp_path / "scores.tsv"
+    result = subprocess.run(
+        ["brainencode", "gather-scores", "--scores",
+         str(REPO / "tests" / "recorded" / "scores_sub-01.tsv"), "--out", str(out)],
+        env=env, capture_output=True, text=True, preexec_fn=limit)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"brainencode gather-scores: error: {out}: EFBIG: File too large"]
+    assert list(tmp_path.iterdir()) == []

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from brainencode.datasets.responses import STR
+from brainencode.datasets.tables import write_tsv
 from brainencode.errors import BrainencodeError
 
 
@@ -60,8 +61,7 @@ def score_table(rows: list[tuple]) -> pd.DataFrame:
 
 
 def write_scores(table: pd.DataFrame, path: str | Path) -> None:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    table[SCORE_COLUMNS].to_csv(path, sep="\t", index=False)
+    write_tsv(table[SCORE_COLUMNS], path)
 
 
 def read_scores(paths: str | Path | list) -> pd.DataFrame:

@@ -9,8 +9,14 @@ import pandas as pd
 
 
 def write_tsv(table: pd.DataFrame, path: str | Path) -> None:
+    """Write under ``<name>.partial``, then rename; a failed write (a full disk, a file-size
+    limit) removes the partial file and is raised naming ``path`` (pandas names no file)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".partial")
-    table.to_csv(tmp, sep="\t", index=False)
+    try:
+        table.to_csv(tmp, sep="\t", index=False)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
     tmp.replace(path)
