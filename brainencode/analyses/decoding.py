@@ -24,7 +24,7 @@ from brainencode.encoders import identification, significance
 from brainencode.encoders.cross_validation import alpha_grid, cross_validated_predictions
 from brainencode.encoders.metrics import fold_scores
 from brainencode.errors import BrainencodeError
-from brainencode.features.store import load_features
+from brainencode.features.store import layer_rows
 
 
 def feature_folders(features: list[Path]) -> dict[str, Path]:
@@ -33,21 +33,12 @@ def feature_folders(features: list[Path]) -> dict[str, Path]:
 
 
 def layer_features(folders: dict[str, Path], model: str, layer: str, stimulus_ids: list[str],
-                   where: str) -> np.ndarray:
+                   where: str, responses: Path) -> np.ndarray:
     """One layer's features [n_stimuli, n_dimensions] in the responses' stimulus order."""
     if model not in folders:
         raise BrainencodeError(f"{where}.model: expected one of {sorted(folders)}, got "
                                f"{model!r}")
-    meta, layers = load_features(folders[model])
-    if layer not in layers:
-        raise BrainencodeError(f"{where}.layer: expected a layer of {model} "
-                               f"({', '.join(meta['layers'])}), got {layer!r}")
-    index = {s: i for i, s in enumerate(meta["stimulus_ids"])}
-    missing = [s for s in stimulus_ids if s not in index]
-    if missing:
-        raise BrainencodeError(f"{folders[model]}: stimulus_ids: expected features for every "
-                               f"stimulus with responses, {missing[0]!r} has none")
-    return layers[layer][[index[s] for s in stimulus_ids]].astype(np.float64)
+    return layer_rows(folders[model], layer, stimulus_ids, str(responses), f"{where}.layer")
 
 
 def roi_targets(responses: Responses, roi: str | None, where: str, path: Path) -> np.ndarray:
@@ -98,7 +89,8 @@ def decode_subject(*, responses: Path, features: list[Path], decoding: dict, enc
                                         unit="target")):
         where = f"decoding.targets.{index}"
         inside = roi_targets(data, target.get("roi"), where, path)
-        Y = layer_features(folders, target["model"], target["layer"], data.stimulus_ids, where)
+        Y = layer_features(folders, target["model"], target["layer"], data.stimulus_ids, where,
+                           path)
         X = data.data[:, inside].astype(np.float32)
         X = X[:, np.isfinite(X).all(0) & (X.std(0) > 0)]
         if X.shape[1] == 0:

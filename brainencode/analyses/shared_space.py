@@ -200,7 +200,7 @@ def fit_shared_space(*, responses: list[Path], features: list[Path], shared_spac
     for index, target in enumerate(tqdm(shared_space["targets"], desc="shared space",
                                         unit="target")):
         where = f"shared_space.targets.{index}"
-        X = layer_features(folders, target["model"], target["layer"], ids, where)
+        X = layer_features(folders, target["model"], target["layer"], ids, where, paths[0])
         Y = {data.subject: roi_responses(data, ids, target["roi"], where, path)
              for data, path in zip(subjects, paths, strict=True)}
         for (subject, y), path in zip(Y.items(), paths, strict=True):

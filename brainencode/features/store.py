@@ -50,6 +50,23 @@ def load_features(folder: str | Path) -> tuple[dict, dict[str, np.ndarray]]:
     return meta, {layer: np.load(folder / f"{layer}.npy") for layer in meta["layers"]}
 
 
+def layer_rows(folder: str | Path, layer: str, ids: list[str], where: str,
+               layer_key: str) -> np.ndarray:
+    """One layer's feature rows for ``ids`` (in that order), float64; one line naming
+    ``layer_key`` for a layer the folder lacks, and the folder for a stimulus it lacks (one of
+    ``where``'s)."""
+    meta, layers = load_features(folder)
+    if layer not in layers:
+        raise BrainencodeError(f"{layer_key}: expected one of {meta['layers']} "
+                               f"({folder}), got {layer!r}")
+    index = {sid: i for i, sid in enumerate(meta["stimulus_ids"])}
+    missing = [s for s in ids if s not in index]
+    if missing:
+        raise BrainencodeError(f"{folder}: stimulus_ids: expected every stimulus of "
+                               f"{where}, {missing[0]!r} is missing")
+    return layers[layer][[index[s] for s in ids]].astype(np.float64)
+
+
 def publish(source: str | Path, folder: str | Path) -> dict:
     """Fill ``folder`` from a complete cached folder (hard links where possible), meta.json
     last, and return its meta."""

@@ -30,7 +30,7 @@ from brainencode.encoders.cross_validation import (
 from brainencode.encoders.metrics import pearson_r
 from brainencode.encoders.ridge import RidgeCV, invalid_targets
 from brainencode.errors import BrainencodeError
-from brainencode.features.store import load_features
+from brainencode.features.store import layer_rows
 
 log = logging.getLogger(__name__)
 
@@ -56,20 +56,6 @@ def row_indices(ids: list[str], wanted: list[str], where: str) -> np.ndarray:
     if missing:
         raise BrainencodeError(f"{where}: stimulus_id: expected {missing[0]!r}")
     return np.array([index[s] for s in wanted])
-
-
-def layer_rows(features_dir: str | Path, layer: str, ids: list[str], where: str) -> np.ndarray:
-    """One layer's feature rows for ``ids`` (in that order), float64."""
-    meta, layers = load_features(features_dir)
-    if layer not in layers:
-        raise BrainencodeError(f"captioning.layer: expected one of {meta['layers']} "
-                               f"({features_dir}), got {layer!r}")
-    index = {sid: i for i, sid in enumerate(meta["stimulus_ids"])}
-    missing = [s for s in ids if s not in index]
-    if missing:
-        raise BrainencodeError(f"{features_dir}: stimulus_ids: expected every stimulus of "
-                               f"{where}, {missing[0]!r} is missing")
-    return layers[layer][[index[s] for s in ids]].astype(np.float64)
 
 
 def pick_voxels(cv_r: np.ndarray, roi: np.ndarray, per_roi: int, min_r: float
@@ -104,7 +90,7 @@ def select_images(*, responses: Path, features: Path, bank_features: Path, bank:
                                "these are time series (naturalistic runs)")
     ids = responses.stimulus_ids
     layer = captioning["layer"]
-    X = layer_rows(features, layer, ids, str(responses_file))
+    X = layer_rows(features, layer, ids, str(responses_file), "captioning.layer")
     groups = stimulus_groups(stimuli, ids)
     test = split_stimuli(ids, groups, captioning["test_fraction"], captioning["seed"])
     train_groups = None if groups is None else groups[~test]
@@ -139,8 +125,8 @@ def select_images(*, responses: Path, features: Path, bank_features: Path, bank:
                 & ~bank["path"].isin(held_out_paths)].reset_index(drop=True)
     bank_ids = list(bank["stimulus_id"])
     mean, std = X[~test].mean(0), X[~test].std(0)
-    bank_z = (layer_rows(bank_features, layer, bank_ids, str(bank_file)) - mean) / \
-        np.where(std > 0, std, 1.0)
+    bank_rows = layer_rows(bank_features, layer, bank_ids, str(bank_file), "captioning.layer")
+    bank_z = (bank_rows - mean) / np.where(std > 0, std, 1.0)
     bank_prediction = model.predict(bank_z)  # [n_bank, n_voxels]
     top_n = min(captioning["top_n"], len(bank_ids))
     order = np.argsort(-bank_prediction, axis=0, kind="stable")[:top_n]
