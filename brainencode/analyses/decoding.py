@@ -23,6 +23,7 @@ from brainencode.datasets.responses import Responses, read_responses
 from brainencode.encoders import identification, significance
 from brainencode.encoders.cross_validation import alpha_grid, cross_validated_predictions
 from brainencode.encoders.metrics import fold_scores
+from brainencode.encoders.ridge import invalid_targets
 from brainencode.errors import BrainencodeError
 from brainencode.features.store import layer_rows
 
@@ -92,7 +93,7 @@ def decode_subject(*, responses: Path, features: list[Path], decoding: dict, enc
         Y = layer_features(folders, target["model"], target["layer"], data.stimulus_ids, where,
                            path)
         X = data.data[:, inside].astype(np.float32)
-        X = X[:, np.isfinite(X).all(0) & (X.std(0) > 0)]
+        X = X[:, ~invalid_targets(X)]
         if X.shape[1] == 0:
             raise BrainencodeError(f"{path}: data: {where} reads no target with finite, "
                                    "varying responses")

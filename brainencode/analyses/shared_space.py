@@ -42,7 +42,7 @@ from brainencode.analyses.decoding_files import write_shared_space
 from brainencode.analyses.layer_scores import stimulus_groups
 from brainencode.datasets.responses import Responses, read_responses
 from brainencode.encoders.cross_validation import alpha_grid, outer_splitter, standardize
-from brainencode.encoders.ridge import RidgeCV
+from brainencode.encoders.ridge import RidgeCV, invalid_targets
 from brainencode.encoders.shared_response import SharedResponseModel
 from brainencode.errors import BrainencodeError
 
@@ -64,7 +64,7 @@ def roi_responses(data: Responses, ids: list[str], roi: str, where: str, path: P
     """[n_shared, n_voxels] of the ROI, finite non-constant voxels only."""
     index = {s: i for i, s in enumerate(data.stimulus_ids)}
     Y = data.data[[index[s] for s in ids]][:, roi_targets(data, roi, where, path)]
-    return Y[:, np.isfinite(Y).all(0) & (Y.std(0) > 0)].astype(np.float64)
+    return Y[:, ~invalid_targets(Y)].astype(np.float64)
 
 
 def fold_r(pairs: Pairs, counts: list[np.ndarray] | None = None) -> np.ndarray:
