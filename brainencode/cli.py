@@ -9,14 +9,19 @@ line of its docstring is the verb's help. Only the module of the verb that runs 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
+import glob
 import importlib
 import inspect
 import json
+import os
+import shutil
 import sys
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 from brainencode.errors import BrainencodeError
 
@@ -131,6 +136,61 @@ def _split(argv: list[str]) -> tuple[str | None, list[str]]:
     return None, argv
 
 
+STAGE = ".partial"  # hidden folder beside an output, where a running verb writes it
+
+
+@contextlib.contextmanager
+def staged(args: dict) -> Iterator[Callable[[str], str]]:
+    """Point ``out``/``out_dir`` into a hidden folder beside them and move what the verb wrote
+    into place when it returns, so a job killed at any point leaves no output that looks
+    complete (Snakemake then reruns it); on an error the staged files are removed. Yields
+    what puts the real paths back into a message."""
+    stages = []
+    for key in ("out", "out_dir"):
+        if args.get(key) is None:
+            continue
+        target = Path(args[key])
+        stage = target.parent / STAGE / f"{target.name}.{os.getpid()}"
+        for stale in (target.parent / STAGE).glob(f"{glob.escape(target.name)}.*"):
+            if stale.suffix[1:].isdigit():  # left by a killed run of the same job
+                shutil.rmtree(stale, ignore_errors=True)
+        stage.mkdir(parents=True)
+        args[key] = stage / target.name
+        stages.append((stage, target.parent))
+    def real(text: str) -> str:
+        for stage, parent in stages:
+            text = text.replace(str(stage), str(parent))
+        return text
+
+    try:
+        yield real
+    except BaseException:
+        for stage, _ in stages:
+            _drop(stage)
+        raise
+    for stage, parent in stages:
+        for entry in stage.iterdir():
+            _move(entry, parent / entry.name)
+        _drop(stage)
+
+
+def _drop(stage: Path) -> None:
+    """Remove a stage, and the hidden folder when no other job is writing there."""
+    shutil.rmtree(stage, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        stage.parent.rmdir()
+
+
+def _move(source: Path, dest: Path) -> None:
+    """Rename ``source`` onto ``dest``; a folder into an existing folder entry by entry (other
+    jobs' files there, e.g. another rule's outputs in a shared folder, stay)."""
+    if source.is_dir() and dest.is_dir():
+        for entry in source.iterdir():
+            _move(entry, dest / entry.name)
+    else:
+        os.replace(source, dest)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     verb, rest = _split(argv)
@@ -146,18 +206,20 @@ def main(argv: list[str] | None = None) -> int:
     signature = inspect.signature(function)
     positional = [args.pop(p.name) for p in signature.parameters.values()
                   if p.kind is p.VAR_POSITIONAL]
+    real = str
     try:
-        result = function(*(positional[0] if positional else ()), **args)
+        with staged(args) as real:
+            result = function(*(positional[0] if positional else ()), **args)
     except BrainencodeError as exc:
-        print(f"brainencode {verb}: error: {exc}", file=sys.stderr)
+        print(f"brainencode {verb}: error: {real(str(exc))}", file=sys.stderr)
         return 2
     except FileNotFoundError as exc:
-        print(f"brainencode {verb}: error: {exc.filename}: no such file or folder",
+        print(f"brainencode {verb}: error: {real(str(exc.filename))}: no such file or folder",
               file=sys.stderr)
         return 2
     except OSError as exc:  # a full disk, a read-only folder, a lost mount: errno and path
         code = errno.errorcode.get(exc.errno, "OSError") if exc.errno else "OSError"
-        where = exc.filename if exc.filename is not None else "(no path given)"
+        where = real(str(exc.filename)) if exc.filename is not None else "(no path given)"
         print(f"brainencode {verb}: error: {where}: {code}: {exc.strerror or exc}",
               file=sys.stderr)
         return 2

@@ -8,6 +8,10 @@ not in the rules, so that it is tested like the rest of the library.
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pandas as pd
+
 from brainencode.analyses.captioning.units import unit_target_name
 from brainencode.demo import layout as demo_layout
 from brainencode.features.gguf import converted_folder, smollm2_gguf
@@ -49,6 +53,28 @@ def stimuli_table(dataset: dict, written: str) -> str:
     if "stimuli_table" in dataset and dataset["format"] != "table":
         return dataset["stimuli_table"]
     return written
+
+
+def stimulus_files(table: str, results: str) -> list[str]:
+    """The image files a stimuli table names (relative to its folder) that exist outside the
+    results folder, once the table exists: the features job then reruns when an image is
+    edited. The pipeline's own images are tracked by the rules that draw them; a missing file
+    or an unreadable table is left for the job to report in one line."""
+    path = Path(table)
+    try:
+        rows = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    except (OSError, ValueError):
+        return []
+    if "path" not in rows.columns:
+        return []
+    files = {(path.parent / p).resolve() for p in rows["path"] if p}
+    inside = Path(results).resolve()
+    return sorted(str(f) for f in files if not f.is_relative_to(inside) and f.is_file())
+
+
+def stimuli_sources(dataset: dict) -> list[str]:
+    """The user's table a format copies (format ``table``), so that the copy follows its edits."""
+    return [dataset["stimuli_table"]] if "stimuli_table" in dataset else []
 
 
 def subject_inputs(dataset: dict, subject: str) -> list[str]:

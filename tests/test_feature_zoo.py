@@ -159,21 +159,62 @@ def test_efficientnet_weights_are_checked_strictly(tmp_path):
                                        tmp_path / "short.pth")
 
 
-def test_cache_reuses_same_inputs_and_recomputes_changed_ones(stimuli, tmp_path):
+def test_cache_reuses_verified_copies_and_recomputes_changed_or_damaged_ones(stimuli, tmp_path,
+                                                                             capfd):
+    """A cache entry is reused as a copy (never a hard link a user could edit through), its
+    files read-only; an entry edited, corrupted or truncated after it was written no longer
+    matches its stored SHA-256 and is extracted again, with one line saying so."""
     spec = {"family": "vit", "trained": False, "seed": 1, **ZOO["vit"][0]}
     cache = tmp_path / "cache"
     first = extract_features(stimuli=stimuli, spec=spec, out_dir=tmp_path / "a", cache_dir=cache)
-    (cache / first["cache_key"] / "layer02.npy").touch()
-    mtime = (cache / first["cache_key"] / "layer02.npy").stat().st_mtime_ns
+    cached = cache / first["cache_key"] / "layer02.npy"
+    mtime = cached.stat().st_mtime_ns
     again = extract_features(stimuli=stimuli, spec=spec, out_dir=tmp_path / "b", cache_dir=cache)
     assert again["cache_key"] == first["cache_key"]
-    assert (tmp_path / "b" / "layer02.npy").stat().st_mtime_ns == mtime  # not recomputed
+    assert cached.stat().st_mtime_ns == mtime  # reused, not recomputed
+    published = tmp_path / "b" / "layer02.npy"
+    assert published.stat().st_ino != cached.stat().st_ino and published.stat().st_nlink == 1
+    assert cached.stat().st_mode & 0o222 == 0
+    expected = np.load(published)
+    damaged = expected.copy()
+    damaged[0, 0] = np.nan
+    for damage in (lambda: np.save(cached, damaged),
+                   lambda: cached.write_bytes(cached.read_bytes()[:200])):
+        cached.chmod(0o644)
+        damage()
+        capfd.readouterr()
+        extract_features(stimuli=stimuli, spec=spec, out_dir=tmp_path / "e", cache_dir=cache)
+        assert capfd.readouterr().err.count("cache entry changed since it was written") == 1
+        assert np.array_equal(np.load(tmp_path / "e" / "layer02.npy"), expected)
+        assert np.array_equal(np.load(cached), expected)
     changed = extract_features(stimuli=stimuli, spec={**spec, "pooling": "first"},
                                out_dir=tmp_path / "c", cache_dir=cache)
     reseeded = extract_features(stimuli=stimuli, spec={**spec, "seed": 2}, out_dir=tmp_path / "d",
                                 cache_dir=cache)
     assert len({first["cache_key"], changed["cache_key"], reseeded["cache_key"]}) == 3
     assert json.loads((tmp_path / "b" / "meta.json").read_text())["layers"] == THREE
+
+
+def test_damaged_or_non_finite_features_are_one_line(tmp_path):
+    from brainencode.errors import BrainencodeError
+    from brainencode.features.store import write_features
+
+    ids = ["a", "b", "c"]
+    with pytest.raises(BrainencodeError, match="models: net: layer l2: 1 non-finite"):
+        write_features(tmp_path / "x", {"l1": np.ones((3, 2)), "l2": np.array(
+            [[0, 1], [np.inf, 0], [1, 1]])}, {"name": "net", "stimulus_ids": ids})
+    write_features(tmp_path / "net", {"l1": np.ones((3, 2))}, {"name": "net",
+                                                               "stimulus_ids": ids})
+    layer = tmp_path / "net" / "l1.npy"
+    layer.write_bytes(layer.read_bytes()[:100])
+    with pytest.raises(BrainencodeError, match=r"l1.npy: cannot read the layer's features"):
+        load_features(tmp_path / "net")
+    np.save(layer, np.ones((2, 2)))
+    with pytest.raises(BrainencodeError, match=r"l1.npy: shape: expected \(3, 2\)"):
+        load_features(tmp_path / "net")
+    np.save(layer, np.full((3, 2), np.nan))
+    with pytest.raises(BrainencodeError, match="models: net: layer l1: 6 non-finite"):
+        load_features(tmp_path / "net")
 
 
 def test_features_list_prints_the_zoo(env):

@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from brainencode.datasets import bids_names
 from brainencode.datasets.checks import read_nifti
@@ -17,6 +16,7 @@ from brainencode.datasets.responses import Responses
 from brainencode.datasets.stimuli import align_rows, read_stimuli
 from brainencode.datasets.surface_atlases import surface_rois
 from brainencode.datasets.surface_runs import open_run, same_layout
+from brainencode.datasets.tables import label_names, read_tsv
 from brainencode.errors import BrainencodeError
 
 
@@ -35,9 +35,8 @@ def load_bids_betas(bids_root: str | Path, subject: str, stimuli_path: str | Pat
     mask = np.asarray(mask_image.dataobj) > 0
     rois_path = folder / bids_names.rois_name(subject, space)
     labels = np.asarray(read_nifti(rois_path, "ROI atlas").dataobj).astype(int)
-    names = pd.read_csv(folder / bids_names.sidecar(rois_path.name), sep="\t")
-    label_names = dict(zip(names["index"], names["name"], strict=True))
-    roi = np.array([label_names.get(v, "other") for v in labels[mask]])
+    names = label_names(folder / bids_names.sidecar(rois_path.name))
+    roi = np.array([names.get(v, "other") for v in labels[mask]])
 
     runs = sorted(folder.glob(bids_names.betas_name(subject, task, 0, space).replace(
         "run-0", "run-*")))
@@ -50,8 +49,8 @@ def load_bids_betas(bids_root: str | Path, subject: str, stimuli_path: str | Pat
         if image.shape[:3] != mask.shape or image.ndim != 4:
             raise BrainencodeError(f"{run_path}: shape: expected 4D with a 3D grid of "
                                    f"{mask.shape}, got {image.shape}")
-        trials = pd.read_csv(run_path.parent / bids_names.sidecar(run_path.name), sep="\t",
-                             dtype=str)["stimulus_id"].tolist()
+        trials = read_tsv(run_path.parent / bids_names.sidecar(run_path.name),
+                          ("stimulus_id",), "the run's trials")["stimulus_id"].tolist()
         if len(trials) != image.shape[3]:
             raise BrainencodeError(f"{run_path}: expected one stimulus_id per volume in its .tsv "
                                    f"({image.shape[3]} volumes, {len(trials)} rows)")
@@ -87,7 +86,7 @@ def load_surface_betas(bids_root: str | Path, subject: str, stimuli_path: str | 
         first = first or run
         same_layout(run, first)
         sidecar = folder / bids_names.surface_sidecar(name)
-        trials = pd.read_csv(sidecar, sep="\t", dtype=str)["stimulus_id"].tolist()
+        trials = read_tsv(sidecar, ("stimulus_id",), "the run's trials")["stimulus_id"].tolist()
         if len(trials) != run.n_samples:
             raise BrainencodeError(f"{sidecar}: expected one stimulus_id per map of "
                                    f"{name} ({run.n_samples} maps, {len(trials)} rows)")

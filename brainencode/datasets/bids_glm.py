@@ -39,6 +39,7 @@ from brainencode.datasets.stimuli import average_presentations, read_stimuli
 from brainencode.datasets.surface_atlases import surface_rois
 from brainencode.datasets.surface_runs import SurfaceRun, open_run, same_layout
 from brainencode.datasets.surfaces import sidecar_json
+from brainencode.datasets.tables import label_names
 from brainencode.errors import BrainencodeError
 
 
@@ -84,10 +85,7 @@ def volume_targets(config: dict, subject: str) -> tuple[np.ndarray, np.ndarray, 
         if atlas.shape != mask.shape:
             raise BrainencodeError(f"{atlas_path}: shape: expected the mask's grid {mask.shape}, "
                                    f"got {atlas.shape}")
-        names = {}
-        if "atlas_labels" in config:
-            labels = pd.read_csv(config["atlas_labels"], sep="\t")
-            names = dict(zip(labels["index"].astype(int), labels["name"], strict=True))
+        names = label_names(config["atlas_labels"]) if "atlas_labels" in config else {}
         values = atlas[mask].astype(int)
         roi = np.array([names.get(v, f"label-{v}") if v else "other" for v in values])
     return np.argwhere(mask).astype(np.int32), np.asarray(roi, dtype=str), mask_image

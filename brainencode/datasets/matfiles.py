@@ -20,8 +20,10 @@ def load_mat(path: str | Path, what: str) -> dict:
         raw = scipy.io.loadmat(path, squeeze_me=True, struct_as_record=False)
     except NotImplementedError:  # v7.3 is HDF5
         return _load_v73(path, what)
-    except (OSError, ValueError, TypeError, EOFError, IndexError) as exc:
-        raise BrainencodeError(f"{path}: cannot read {what} as a MATLAB file ({exc})") from None
+    except (OSError, ValueError, TypeError, EOFError, IndexError,
+            scipy.io.matlab.MatReadError) as exc:
+        raise BrainencodeError(f"{path}: cannot read {what} as a MATLAB file "
+                               f"({exc or type(exc).__name__})") from None
     return {k: _plain(v) for k, v in raw.items() if not k.startswith("__")}
 
 

@@ -26,8 +26,15 @@ def read_stimuli(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     try:
         table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-    except (OSError, pd.errors.ParserError) as exc:
+    except pd.errors.EmptyDataError:
+        raise BrainencodeError(f"{path}: empty file, expected a stimuli table with a header "
+                               "(stimulus_id, modality, path or text) and one row per "
+                               "stimulus") from None
+    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise BrainencodeError(f"{path}: cannot read stimuli table ({exc})") from None
+    if table.empty:
+        raise BrainencodeError(f"{path}: rows: expected one row per stimulus, the table has "
+                               "only its header")
     for column in ("stimulus_id", "modality"):
         if column not in table.columns:
             raise BrainencodeError(f"{path}: missing column '{column}' (expected stimulus_id, "

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import nibabel as nib
 import numpy as np
-import pandas as pd
 
 from brainencode.datasets.checks import check_exists, require
 from brainencode.datasets.meshes import FSLR_32K, HEMIS, fill_hemi, package_file
 from brainencode.datasets.surface_runs import SurfaceTargets, grayordinate_targets, per_vertex
 from brainencode.datasets.surfaces import READ_ERRORS
+from brainencode.datasets.tables import label_names
 from brainencode.errors import BrainencodeError
 
 PACKAGE_ATLASES = {"mmp": "mmp_1.0", "yeo7": "yeo7", "yeo17": "yeo17",
@@ -79,8 +79,7 @@ def _read_labels(path: Path, labels_tsv: str | None) -> tuple[np.ndarray, dict[i
     except READ_ERRORS as exc:
         raise BrainencodeError(f"{path}: cannot read dataset.atlas ({exc})") from None
     if labels_tsv is not None:
-        labels = pd.read_csv(labels_tsv, sep="\t")
-        table = dict(zip(labels["index"].astype(int), labels["name"], strict=True))
+        table = label_names(labels_tsv)
     return values, table
 
 

@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import h5py
@@ -44,11 +43,10 @@ def _ids(table: pd.DataFrame, config: dict, path: Path) -> list[str]:
 
 
 def write_stimuli(config: dict, out: Path) -> None:
-    """Copy ``stimuli_table``, or build it from the responses table's text/path column."""
+    """Copy ``stimuli_table`` (image paths made absolute: relative ones name files beside the
+    user's table, not the copy), or build it from the responses table's text/path column."""
     if "stimuli_table" in config:
-        read_stimuli(config["stimuli_table"])
-        out.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(config["stimuli_table"], out)
+        write_stimuli_table(read_stimuli(config["stimuli_table"]), out)
         return
     path = subject_path(config["path"], config["subjects"][0])
     table = _read_columns(path)

@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import json
 import platform
+import sys
 from pathlib import Path
 from typing import Literal
 
@@ -19,7 +20,7 @@ from brainencode.datasets.stimuli import read_stimuli, stimuli_hash
 from brainencode.errors import BrainencodeError
 from brainencode.features.hub import offline
 from brainencode.features.registry import get_family
-from brainencode.features.store import publish, write_features
+from brainencode.features.store import META, StaleCacheEntry, protect, publish, write_features
 
 # bump when a change to extraction changes the numbers, so cached features are recomputed
 EXTRACTION_VERSION = 3
@@ -49,6 +50,16 @@ def _inputs(table: pd.DataFrame, field: str, reads: str, table_path: Path
             texts = [f"{context} {text}" if context else text
                      for context, text in zip(table["context"], texts, strict=True)]
     return images, texts
+
+
+def read_image(path: str, table: Path) -> Image.Image:
+    """One stimulus image as RGB; one line naming it (and its table) when it is not one."""
+    try:
+        with Image.open(path) as image:
+            return image.convert("RGB")
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise BrainencodeError(f"{path}: cannot read as an image ({exc}; listed in "
+                               f"{table})") from None
 
 
 def resolve_spec(spec: dict, table: pd.DataFrame) -> tuple[dict, str]:
@@ -129,8 +140,12 @@ def extract_features(*, stimuli: Path, spec: dict, out_dir: Path, name: str = "m
     }
     meta["cache_key"] = cache_key(meta)
     entry = Path(cache_dir) / meta["cache_key"] if cache_dir else None
-    if entry is not None and (entry / "meta.json").is_file():
-        return publish(entry, out_dir)
+    if entry is not None and (entry / META).is_file():
+        try:
+            return publish(entry, out_dir)
+        except StaleCacheEntry as exc:
+            print(f"features {name}: cache entry changed since it was written, extracting "
+                  f"again ({exc})", file=sys.stderr)
 
     extractor.model.to(torch_device).eval()
     n = len(table)
@@ -140,7 +155,7 @@ def extract_features(*, stimuli: Path, spec: dict, out_dir: Path, name: str = "m
         for start in tqdm(range(0, n, batch_size), desc=f"features {name}", unit="batch",
                           mininterval=5):
             batch = slice(start, start + batch_size)
-            batch_images = ([Image.open(p).convert("RGB") for p in images[batch]]
+            batch_images = ([read_image(p, stimuli) for p in images[batch]]
                             if images is not None else None)
             outputs = extractor.run(batch_images, texts[batch] if texts is not None else None)
             if len(outputs) != len(extractor.layers):
@@ -154,5 +169,6 @@ def extract_features(*, stimuli: Path, spec: dict, out_dir: Path, name: str = "m
               for i, layer in enumerate(extractor.layers)}
     meta = write_features(entry or out_dir, layers, meta)
     if entry is not None:
+        protect(entry)
         publish(entry, out_dir)
     return meta

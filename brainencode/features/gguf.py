@@ -16,7 +16,6 @@ import importlib.metadata
 import importlib.util
 import json
 import os
-import shutil
 from pathlib import Path
 
 from brainencode.errors import BrainencodeError
@@ -85,12 +84,8 @@ def convert_gguf(*, gguf: Path, out_dir: Path) -> None:
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
     model.config.architectures = [type(model).__name__]
-    partial = out_dir.with_name(out_dir.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    model.save_pretrained(partial)
-    tokenizer.save_pretrained(partial)
-    (partial / SOURCE).write_text(json.dumps(
+    model.save_pretrained(out_dir)  # the CLI stages out_dir, so a kill leaves no half folder
+    tokenizer.save_pretrained(out_dir)
+    (out_dir / SOURCE).write_text(json.dumps(
         {"gguf": str(gguf.resolve()), "sha256": sha256_hex([gguf]),
          "transformers": importlib.metadata.version("transformers")}, indent=1))
-    shutil.rmtree(out_dir, ignore_errors=True)
-    partial.replace(out_dir)

@@ -267,6 +267,4 @@ def write_report(*, config: dict, scores: list[Path], benchmarks: Path, out: Pat
         decoding=_decoding([Path(d) for d in decoding], shared_space, decoding_figures),
     )
     out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(f".{out.name}.partial")
-    partial.write_text(html)
-    partial.replace(out)
+    out.write_text(html)

@@ -43,6 +43,8 @@ rule demo_subject:
 
 # Formats that define their own stimuli (pereira, bold5000, nsd, table, rdm) write the table.
 rule stimuli:
+    input:
+        lambda wc: plan.stimuli_sources(dataset_section(wc.dataset)),
     output:
         f"{RESULTS}/stimuli/{{dataset}}/stimuli.tsv",
     params:
