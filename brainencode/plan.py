@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from brainencode.analyses.captioning.files import SELECTION_KEYS
 from brainencode.analyses.captioning.units import unit_target_name
 from brainencode.demo import layout as demo_layout
 from brainencode.features.gguf import converted_folder, smollm2_gguf
@@ -22,6 +23,13 @@ def subject_datasets(config: dict) -> dict[str, dict]:
     if config["dataset"]["format"] == "demo":
         return demo_layout.subject_datasets(config)
     return {subject: config["dataset"] for subject in config["dataset"]["subjects"]}
+
+
+def selection_settings(captioning: dict, units: bool) -> dict:
+    """What the captioning selection of a target reads (selection.SELECTION_KEYS); a layer of
+    units is one ROI of its own, so captioning.rois (the brain's) does not apply to it."""
+    return {key: captioning[key] for key in SELECTION_KEYS
+            if key in captioning and not (units and key == "rois")}
 
 
 def captioning_targets(config: dict) -> dict[str, dict | None]:

@@ -68,6 +68,7 @@ class ChatServer:
         self.schema_errors: list[str] = []
         self.fail_next: list[tuple[int, dict]] = []  # (status, headers) answered first
         self.delay_s = 0.0
+        self.echo_authorization = False  # error bodies quote the request's header, as some do
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -87,7 +88,10 @@ class ChatServer:
                     return self._send(400, {"error": {"message": exc.message}})
                 if outer.fail_next:
                     status, headers = outer.fail_next.pop(0)
-                    return self._send(status, {"error": {"message": "try later"}}, headers)
+                    echo = (f" (request had Authorization: {self.headers.get('Authorization')})"
+                            if outer.echo_authorization else "")
+                    return self._send(status, {"error": {"message": "try later" + echo}},
+                                      headers)
                 time.sleep(outer.delay_s)
                 self._send(200, {
                     "id": f"chatcmpl-{len(outer.requests)}", "object": "chat.completion",

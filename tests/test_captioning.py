@@ -124,6 +124,30 @@ def test_timeout_and_unreachable_endpoint(server, api_key, tmp_path, caplog):
     no_key_anywhere(tmp_path, caplog, str(info.value))
 
 
+def test_key_is_redacted_from_server_replies_that_echo_it(server, api_key, tmp_path, caplog):
+    """A server whose error bodies quote the Authorization header: the retry warning and the
+    final error say [redacted] where the key was, and no part of the key is left."""
+    server.echo_authorization = True
+    server.fail_next = [(503, {}), (401, {})]
+    with caplog.at_level(logging.WARNING), pytest.raises(BrainencodeError) as info:
+        client(server, api_key, tmp_path).complete([{"role": "user", "content": "x"}])
+    message = str(info.value)
+    assert "Bearer [redacted]" in caplog.text and "Bearer [redacted]" in message
+    no_key_anywhere(tmp_path, caplog, message)
+    assert KEY[:6] not in caplog.text + message
+
+
+def test_answer_cache_is_keyed_by_endpoint_and_model(server, api_key, tmp_path):
+    messages = [{"role": "user", "content": "hello"}]
+    client(server, api_key, tmp_path).complete(messages)
+    with ChatServer() as other:
+        client(other, api_key, tmp_path).complete(messages)
+        assert len(other.requests) == 1  # another server is asked, not answered from the cache
+    ChatClient(server.url, "other-model", api_key, tmp_path / "cache").complete(messages)
+    client(server, api_key, tmp_path).complete(messages)
+    assert [r["model"] for r in server.requests] == ["test-model", "other-model"]
+
+
 def test_rate_limit_spaces_requests(server, api_key, tmp_path):
     chat = client(server, api_key, tmp_path, requests_per_minute=300)  # one per 0.2 s
     start = time.monotonic()

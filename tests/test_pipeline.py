@@ -157,6 +157,16 @@ def test_second_run_does_nothing_and_model_change_reruns_only_dependents(demo, e
     assert jobs == {"features": 1, "encode_chunk": n_chunks, "encode": n_subjects,
                     "gather_scores": n_subjects, "figures": n_subjects, "report": 1, "all": 1}
 
+    # a describer setting is read by the describe step alone: the bank, its features, the
+    # selection and the image captions stay
+    describer = {**config["captioning"]["describer"], "max_tokens": 40}
+    config = {**config, "captioning": {**config["captioning"], "describer": describer}}
+    changed.write_text(yaml.safe_dump(config, sort_keys=False))
+    jobs = job_counts(snakemake(env, "-n", "--configfile", str(changed)).stdout)
+    n_targets = len(list(results.glob("captioning/*/voxel_captions.tsv")))
+    assert jobs == {"captioning_describe": n_targets, "captioning_evaluate": n_targets,
+                    "captioning_gallery": n_targets, "report": 1, "all": 1}
+
 
 @pytest.mark.parametrize("subject", ["sub-01", "sub-02"])
 def test_captions_name_the_planted_concept_and_beat_shuffled(demo, subject):

@@ -160,11 +160,9 @@ def captioning_responses(wildcards):
 
 
 def captioning_settings(wildcards):
-    """The captioning section for a target; a layer of units is one ROI of its own, so
-    captioning.rois (the brain's) does not apply."""
-    if CAPTIONING_TARGETS[wildcards.target] is None:
-        return as_json(CAPTIONING)
-    return as_json({key: value for key, value in CAPTIONING.items() if key != "rois"})
+    """What the selection of a target reads of the captioning section (plan)."""
+    return as_json(plan.selection_settings(
+        CAPTIONING, units=CAPTIONING_TARGETS[wildcards.target] is not None))
 
 
 def captioning_dirs():

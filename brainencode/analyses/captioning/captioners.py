@@ -135,7 +135,7 @@ class TransformersCaptioner:
                                    if device == "auto" else device)
         self.model.to(self.device).eval()
         self.max_new_tokens = max_new_tokens
-        self.cache = AnswerCache(cache_dir)
+        self.cache = AnswerCache(cache_dir, "local")
         self.batch_size = batch_size
         self.name = f"{Path(path).name} (local transformers model)"
 

@@ -26,6 +26,10 @@ from brainencode.datasets.tables import write_tsv
 from brainencode.errors import BrainencodeError
 
 SELECTION_TABLES = ("split", "voxels", "top_images", "baseline")
+# the captioning keys the selection reads (selection.select_images): only a change of one of
+# them reruns it and what follows, not a change of the captioner's or describer's settings
+SELECTION_KEYS = ("layer", "test_fraction", "seed", "rois", "voxels_per_roi", "min_r", "top_n",
+                  "baseline_temperature")
 
 
 @dataclass

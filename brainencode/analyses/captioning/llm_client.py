@@ -3,9 +3,10 @@
 One protocol covers OpenAI, vLLM, llama.cpp server and Ollama: ``POST {url}/chat/completions``
 with ``{"model", "messages", ...}``, answered by ``choices[0].message.content``
 (https://platform.openai.com/docs/api-reference/chat/create). Answers are cached on disk by the
-request body (messages, model, sampling parameters), so a rerun makes no new calls. The API key
-is read from an environment variable, sent only in the Authorization header, and never written
-to the cache, the logs or an error message.
+endpoint and the request body (model, messages, sampling parameters), so a rerun makes no new
+calls and another server is asked anew. The API key is read from an environment variable, sent
+only in the Authorization header, never written to the cache, and redacted from everything
+logged or raised, server replies included (an error body may echo the request's headers).
 """
 
 from __future__ import annotations
@@ -28,16 +29,19 @@ RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 
 
 class AnswerCache:
-    """Answers on disk, one JSON file per request, named by the SHA-256 of the request body
-    (sorted keys). Written atomically, so an interrupted run never leaves a half answer."""
+    """Answers on disk, one JSON file per request, named by the SHA-256 of the endpoint and the
+    request body (sorted keys). Written atomically, so an interrupted run never leaves a half
+    answer."""
 
-    def __init__(self, cache_dir: str | Path | None):
+    def __init__(self, cache_dir: str | Path | None, endpoint: str):
         self.cache_dir = Path(cache_dir) if cache_dir else None
+        self.endpoint = endpoint
 
     def _path(self, body: dict) -> Path | None:
         if self.cache_dir is None:
             return None
-        key = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+        key = hashlib.sha256(json.dumps({"endpoint": self.endpoint, "request": body},
+                                        sort_keys=True).encode()).hexdigest()
         return self.cache_dir / key[:2] / f"{key}.json"
 
     def get(self, body: dict) -> str | None:
@@ -50,7 +54,8 @@ class AnswerCache:
             return
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".partial")
-        tmp.write_text(json.dumps({"request": body, "content": content}))
+        tmp.write_text(json.dumps({"endpoint": self.endpoint, "request": body,
+                                   "content": content}))
         tmp.replace(path)
 
 
@@ -75,7 +80,7 @@ class ChatClient:
         self.url = url.rstrip("/") + "/chat/completions"
         self.model = model
         self.api_key_env = api_key_env
-        self.cache = AnswerCache(cache_dir)
+        self.cache = AnswerCache(cache_dir, self.url)
         self.timeout_s = timeout_s
         self.max_retries = max_retries
         self.backoff_s = backoff_s
@@ -99,12 +104,19 @@ class ChatClient:
         an interrupted run keeps the finished answers)."""
         return [self.complete(messages, **params) for messages in conversations]
 
+    def _key(self) -> str:
+        return os.environ.get(self.api_key_env, "") if self.api_key_env else ""
+
     def _headers(self) -> dict[str, str]:
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        api_key = os.environ.get(self.api_key_env, "") if self.api_key_env else ""
-        if api_key:
-            headers["Authorization"] = f"Bearer {api_key}"
+        if self._key():
+            headers["Authorization"] = f"Bearer {self._key()}"
         return headers
+
+    def _redact(self, text: str) -> str:
+        """``text`` with the key replaced (a server's reply may quote the request's headers)."""
+        key = self._key()
+        return text.replace(key, "[redacted]") if key else text
 
     def _wait_for_rate_limit(self) -> None:
         wait = self._last_request + self.min_interval - time.monotonic()
@@ -125,7 +137,8 @@ class ChatClient:
                 with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
                     return self._content(response.read())
             except urllib.error.HTTPError as exc:
-                problem = f"HTTP {exc.code} {exc.reason}: {_short(exc.read())}"
+                problem = (f"HTTP {exc.code} {exc.reason}: "
+                           f"{_short(self._redact(_text(exc.read())))}")
                 if exc.code not in RETRY_STATUS:
                     raise BrainencodeError(f"{self.where}: {self.url} refused the request "
                                            f"({problem})") from None
@@ -134,7 +147,7 @@ class ChatClient:
                 reason = getattr(exc, "reason", exc)
                 problem = (f"timed out after {self.timeout_s:g} s"
                            if isinstance(reason, (TimeoutError, socket.timeout))
-                           else f"unreachable ({reason})")
+                           else self._redact(f"unreachable ({reason})"))
             if attempt < self.max_retries:
                 delay = retry_after if retry_after is not None else self.backoff_s * 2 ** attempt
                 log.warning("%s: %s: %s; retry %d of %d in %.1f s", self.where, self.url,
@@ -149,7 +162,8 @@ class ChatClient:
             content = reply["choices"][0]["message"]["content"]
         except (ValueError, KeyError, IndexError, TypeError):
             raise BrainencodeError(f"{self.where}: {self.url}: expected a chat completion "
-                                   f"(choices[0].message.content), got {_short(raw)}") from None
+                                   f"(choices[0].message.content), got "
+                                   f"{_short(self._redact(_text(raw)))}") from None
         if not isinstance(content, str):
             raise BrainencodeError(f"{self.where}: {self.url}: choices[0].message.content: "
                                    f"expected text, got {type(content).__name__}")
@@ -167,8 +181,11 @@ def endpoint_client(section: dict, where: str, client_settings: dict,
                       where=where, **client_settings)
 
 
-def _short(raw: bytes, limit: int = 200) -> str:
-    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+
+
+def _short(text: str, limit: int = 200) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[:limit] + "..."
 
@@ -208,7 +225,7 @@ class LocalChat:
                                    if device == "auto" else device)
         self.model.to(self.device).eval()
         self.model_id = str(Path(path).resolve())
-        self.cache = AnswerCache(cache_dir)
+        self.cache = AnswerCache(cache_dir, "local")
         self.batch_size = batch_size
 
     @property

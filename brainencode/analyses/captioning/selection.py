@@ -82,7 +82,8 @@ def brainscuba_nearest(coef: np.ndarray, bank: np.ndarray, temperature: float) -
 
 def select_images(*, responses: Path, features: Path, bank_features: Path, bank: Path,
                   stimuli: Path, captioning: dict, encoding: dict, out_dir: Path) -> dict:
-    """Write split.tsv, voxels.tsv, top_images.tsv, baseline.tsv, model.npz, meta.json (last)."""
+    """Write split.tsv, voxels.tsv, top_images.tsv, baseline.tsv, model.npz, meta.json (last);
+    ``captioning`` has files.SELECTION_KEYS (``rois`` absent: every ROI but 'other')."""
     out_dir, responses_file, bank_file = Path(out_dir), Path(responses), Path(bank)
     responses = read_responses(responses_file)
     if responses.run is not None:
