@@ -145,11 +145,12 @@ def staged(args: dict) -> Iterator[Callable[[str], str]]:
     into place when it returns, so a job killed at any point leaves no output that looks
     complete (Snakemake then reruns it); on an error the staged files are removed. Yields
     what puts the real paths back into a message."""
-    stages = []
+    stages, created = [], []
     for key in ("out", "out_dir"):
         if args.get(key) is None:
             continue
         target = Path(args[key])
+        created += [p for p in (target.parent, *target.parent.parents) if not p.exists()]
         stage = target.parent / STAGE / f"{target.name}.{os.getpid()}"
         for stale in (target.parent / STAGE).glob(f"{glob.escape(target.name)}.*"):
             if stale.suffix[1:].isdigit():  # left by a killed run of the same job
@@ -157,6 +158,7 @@ def staged(args: dict) -> Iterator[Callable[[str], str]]:
         stage.mkdir(parents=True)
         args[key] = stage / target.name
         stages.append((stage, target.parent))
+
     def real(text: str) -> str:
         for stage, parent in stages:
             text = text.replace(str(stage), str(parent))
@@ -167,6 +169,9 @@ def staged(args: dict) -> Iterator[Callable[[str], str]]:
     except BaseException:
         for stage, _ in stages:
             _drop(stage)
+        for folder in created:  # deepest first; a failed step leaves no empty folders either
+            with contextlib.suppress(OSError):
+                folder.rmdir()
         raise
     for stage, parent in stages:
         for entry in stage.iterdir():

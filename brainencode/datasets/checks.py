@@ -142,16 +142,20 @@ def check_table(path: Path, required: tuple[str, ...] = ()) -> list[str]:
 
 
 def check_events(path: Path, trial_types: set[str] | None = None) -> list[str]:
-    """A BIDS events.tsv: onset and duration numeric, trial_type known (when a set is given)."""
+    """A BIDS events.tsv: onset and duration numeric, duration not negative (BIDS: "Duration
+    ... MUST be either zero or positive"), trial_type known (when a set is given)."""
     problems = check_table(path, ("onset", "duration", "trial_type"))
     if problems:
         return problems
     events = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
     for column in ("onset", "duration"):
-        bad = pd.to_numeric(events[column], errors="coerce").isna()
+        seconds = pd.to_numeric(events[column], errors="coerce")
+        bad = seconds.isna() | ((seconds < 0) if column == "duration" else False)
         if bad.any():
-            problems.append(f"{path}: {column}: expected seconds, got "
-                            f"{events[column][bad].iloc[0]!r} in row {int(bad.idxmax()) + 1}")
+            problems.append(f"{path}: {column}: expected seconds"
+                            + (" (zero or more)" if column == "duration" else "")
+                            + f", got {events[column][bad].iloc[0]!r} in row "
+                            f"{int(bad.idxmax()) + 1}")
     if trial_types is not None:
         unknown = sorted(set(events["trial_type"]) - trial_types)
         if unknown:

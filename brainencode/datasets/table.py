@@ -74,7 +74,7 @@ def load(config: dict, subject: str, stimuli: Path) -> Responses:
     if name.endswith(".npy"):
         try:
             data = np.load(path, mmap_mode="r")
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, EOFError) as exc:
             raise BrainencodeError(f"{path}: cannot read as .npy ({exc})") from None
         file_ids = ids
         roi = np.full(data.shape[1] if data.ndim == 2 else 0, roi_label)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -15,19 +17,65 @@ from brainencode.datasets.checks import (
     check_nifti,
     check_table,
 )
-from brainencode.datasets.formats import check_dataset
+from brainencode.datasets.formats import (
+    check_dataset,
+    get_format,
+    load_responses,
+    write_stimuli,
+)
+from brainencode.datasets.images import read_image
 from brainencode.datasets.stimuli import read_stimuli
 from brainencode.datasets.surfaces import check_surface, is_surface_file
 from brainencode.errors import BrainencodeError
 
 
 def check_config_file(path: Path) -> list[str]:
-    """`brainencode validate config.yaml`: schema, then the dataset's keys and files."""
+    """`brainencode validate config.yaml`: schema, then the dataset's keys and files, then the
+    loaders on the data (check_data)."""
     try:
         config = load_config(path)
     except BrainencodeError as exc:
         return [str(exc)]
-    return check_dataset(config["dataset"], str(path))
+    problems = check_dataset(config["dataset"], str(path))
+    if problems or config["dataset"]["format"] == "demo":  # the demo's data are generated
+        return problems
+    return check_data(config["dataset"])
+
+
+def check_data(dataset: dict) -> list[str]:
+    """Run the loaders of the pipeline's first steps on the data a dataset section names,
+    keeping nothing: the stimuli table (written into a temporary folder by formats that define
+    their stimuli), every image it lists, and each subject's responses (every file, header,
+    event, sidecar and atlas the loader reads). A problem of the stimuli stops there; each
+    subject's first problem is listed."""
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            if get_format(dataset).writes_stimuli:
+                stimuli = Path(tmp) / "stimuli.tsv"
+                write_stimuli(dataset=dataset, out=stimuli)
+            else:
+                stimuli = Path(dataset["stimuli_table"])
+            check_images(stimuli)
+        except BrainencodeError as exc:
+            return [str(exc)]
+        problems = []
+        for subject in dataset["subjects"]:
+            try:
+                responses = load_responses(dataset, subject, stimuli)
+            except BrainencodeError as exc:
+                problems.append(str(exc))
+                continue
+            print(f"{subject}: {len(responses.stimulus_ids)} stimuli x "
+                  f"{responses.data.shape[-1]} targets read", file=sys.stderr)
+    return problems
+
+
+def check_images(stimuli: Path) -> None:
+    """Decode every image of a stimuli table, as the features step does."""
+    table = read_stimuli(stimuli)
+    for path, modality in zip(table.get("path", ()), table["modality"], strict=False):
+        if modality == "image":
+            read_image(path, stimuli)
 
 
 def check_file(path: str | Path) -> list[str]:
@@ -55,7 +103,7 @@ def check_file(path: str | Path) -> list[str]:
         if problems or "stimulus_id" not in pd.read_csv(path, sep="\t", nrows=0).columns:
             return problems
         try:
-            read_stimuli(path)
+            check_images(path)
         except BrainencodeError as exc:
             return [str(exc)]
         return []

@@ -13,9 +13,9 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 import torch
-from PIL import Image
 from tqdm import tqdm
 
+from brainencode.datasets.images import read_image
 from brainencode.datasets.stimuli import read_stimuli, stimuli_hash
 from brainencode.errors import BrainencodeError
 from brainencode.features.hub import offline
@@ -50,16 +50,6 @@ def _inputs(table: pd.DataFrame, field: str, reads: str, table_path: Path
             texts = [f"{context} {text}" if context else text
                      for context, text in zip(table["context"], texts, strict=True)]
     return images, texts
-
-
-def read_image(path: str, table: Path) -> Image.Image:
-    """One stimulus image as RGB; one line naming it (and its table) when it is not one."""
-    try:
-        with Image.open(path) as image:
-            return image.convert("RGB")
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise BrainencodeError(f"{path}: cannot read as an image ({exc}; listed in "
-                               f"{table})") from None
 
 
 def resolve_spec(spec: dict, table: pd.DataFrame) -> tuple[dict, str]:
