@@ -67,10 +67,10 @@ def load_features(folder: str | Path) -> tuple[dict, dict[str, np.ndarray]]:
         except (OSError, ValueError, EOFError) as exc:
             raise BrainencodeError(f"{path}: cannot read the layer's features ({exc}); delete "
                                    f"{folder} to extract them again") from None
-        shape = (len(meta["stimulus_ids"]), meta["n_features"][layer])
-        if array.shape != shape:
-            raise BrainencodeError(f"{path}: shape: expected {shape} (meta.json), got "
-                                   f"{array.shape}")
+        rows, width = len(meta["stimulus_ids"]), meta.get("n_features", {}).get(layer)
+        if array.ndim != 2 or array.shape[0] != rows or width not in (None, array.shape[1]):
+            raise BrainencodeError(f"{path}: shape: expected ({rows}, {width or 'n_features'}) "
+                                   f"(meta.json), got {array.shape}")
         _check_finite(array, meta.get("name", folder.name), layer)
         layers[layer] = array
     return meta, layers
