@@ -65,3 +65,44 @@ def test_untrained_minilm_is_reproducible_and_differs_from_trained(tmp_path):
     for layer in first:
         np.testing.assert_array_equal(first[layer], second[layer])
     assert not np.allclose(first["layer06"], trained["layer06"], atol=1e-2)
+
+
+def test_an_edited_image_reruns_its_features_and_relative_paths_survive_the_copy(tmp_path, env):
+    """A user's table with relative image paths (format: table, which copies the table into the
+    results): the pipeline finds the images, and rotating one of them reruns the features step
+    (it depends on the image files, not only on the table), which the content-keyed cache then
+    extracts anew."""
+    import yaml
+    from PIL import Image
+
+    from tests.conftest import snakemake
+
+    data = tmp_path / "my_data"
+    (data / "images").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for name in "abcd":
+        Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(
+            data / "images" / f"{name}.png")
+    pd.DataFrame({"stimulus_id": list("abcd"), "modality": "image",
+                  "path": [f"images/{n}.png" for n in "abcd"]}).to_csv(
+        data / "stimuli.tsv", sep="\t", index=False)
+    np.save(data / "responses.npy", rng.normal(size=(4, 3)))
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({
+        "results": str(tmp_path / "results"),
+        "dataset": {"format": "table", "subjects": ["sub-01"], "path": str(data / "responses.npy"),
+                    "stimuli_table": str(data / "stimuli.tsv")},
+        "models": {"vit": TINY_VIT}}))
+    features = tmp_path / "results" / "features" / "main" / "vit"
+    run = snakemake(env, "--configfile", str(config), "--", str(features))
+    assert run.returncode == 0, run.stderr[-3000:]
+    first = np.load(features / "layer01.npy")
+    dry = snakemake(env, "-n", "--configfile", str(config), "--", str(features))
+    assert "Nothing to be done" in dry.stdout
+    image = data / "images" / "c.png"
+    Image.open(image).rotate(90).save(image)
+    dry = snakemake(env, "-n", "--configfile", str(config), "--", str(features))
+    assert "rule features" in dry.stdout and str(image) in dry.stdout
+    assert snakemake(env, "--configfile", str(config), "--", str(features)).returncode == 0
+    again = np.load(features / "layer01.npy")
+    assert not np.array_equal(again[2], first[2]) and np.array_equal(again[0], first[0])

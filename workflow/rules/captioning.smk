@@ -4,7 +4,8 @@
 CAPTION_DIR = f"{RESULTS}/captioning/{{target}}"  # a subject, or units-<model>-<layer>
 
 
-rule captioning_bank:
+# A checkpoint: the bank's image files become inputs of its features job once it is written.
+checkpoint captioning_bank:
     input:
         stimuli=STIMULUS_SETS["main"],
     output:

@@ -74,6 +74,19 @@ if "language" in ALIGNMENT:  # the localizer's sentences and nonwords, for the s
                                                               ALIGNMENT["localizer"])
 
 
+def stimulus_images(wildcards):
+    """The user's image files a stimulus set's table names (plan.stimulus_files). A table a
+    rule writes is read once that checkpoint has run, so the set of inputs is the same on the
+    first run and every later one."""
+    table = STIMULUS_SETS[wildcards.stimset]
+    for name in DATASETS:
+        if table == f"{RESULTS}/stimuli/{name}/stimuli.tsv":
+            checkpoints.stimuli.get(dataset=name)
+    if table == STIMULUS_SETS.get("captioning-bank"):
+        checkpoints.captioning_bank.get()
+    return plan.stimulus_files(table, RESULTS)
+
+
 def features_dir(stimset, model):
     return f"{RESULTS}/features/{stimset}/{model}"
 

@@ -5,7 +5,7 @@
 rule features:
     input:
         stimuli=lambda wc: STIMULUS_SETS[wc.stimset],
-        images=lambda wc: plan.stimulus_files(STIMULUS_SETS[wc.stimset], RESULTS),
+        images=stimulus_images,
         llm=lambda wc: llm_inputs(MODEL_SPECS[wc.stimset][wc.model]),
     output:
         directory(f"{RESULTS}/features/{{stimset}}/{{model}}"),

@@ -41,8 +41,9 @@ rule demo_subject:
         "--bids-root {params.bids_root} > {log} 2>&1"
 
 
-# Formats that define their own stimuli (pereira, bold5000, nsd, table, rdm) write the table.
-rule stimuli:
+# Formats that define their own stimuli (pereira, bold5000, nsd, table, rdm) write the table;
+# a checkpoint, so that the image files it names become inputs of the features jobs.
+checkpoint stimuli:
     input:
         lambda wc: plan.stimuli_sources(dataset_section(wc.dataset)),
     output:
