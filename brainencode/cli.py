@@ -223,6 +223,8 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     except OSError as exc:  # a full disk, a read-only folder, a lost mount: errno and path
+        global WRITE_FAILED
+        WRITE_FAILED = True
         code = errno.errorcode.get(exc.errno, "OSError") if exc.errno else "OSError"
         where = real(str(exc.filename)) if exc.filename is not None else "(no path given)"
         print(f"brainencode {verb}: error: {where}: {code}: {exc.strerror or exc}",
@@ -231,6 +233,21 @@ def main(argv: list[str] | None = None) -> int:
     return result if isinstance(result, int) and not isinstance(result, bool) else 0
 
 
+WRITE_FAILED = False  # an OSError stopped the verb (see run)
+
+
+def run() -> None:
+    """The console command: main's exit code. After a failed write it exits at once, skipping
+    interpreter shutdown: HDF5's exit handler would try again to flush a file it could not
+    write and crash (SIGSEGV) after the error was reported."""
+    code = main()
+    if WRITE_FAILED:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
 

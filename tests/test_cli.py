@@ -8,6 +8,8 @@ import re
 import subprocess
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from brainencode.cli import VERBS, main, resolve, verb_parser
@@ -76,22 +78,38 @@ def test_import_contracts_are_kept(env):
     assert "3 kept, 0 broken" in result.stdout
 
 
-def test_a_failed_write_is_one_line_with_errno_and_path(env, tmp_path):
+@pytest.mark.parametrize("writer", ["tsv", "hdf5"])
+def test_a_failed_write_is_one_line_with_errno_and_path(env, tmp_path, writer):
     """A real write fault (the kernel's file-size limit: EFBIG, as a full disk gives ENOSPC)
-    is one line naming the file and the errno, exit 2, and no partial file is left."""
+    is one line naming the file and the errno, exit 2, and no partial file is left: a TSV, and
+    an HDF5 file, whose library would print a traceback per handle it frees and crash at exit."""
+    import json
     import resource
     import signal
 
     def limit():
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails instead of killing
-        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))
 
-    out = tmp_path / "scores.tsv"
-    result = subprocess.run(
-        ["brainencode", "gather-scores", "--scores",
-         str(REPO / "tests" / "recorded" / "scores_sub-01.tsv"), "--out", str(out)],
-        env=env, capture_output=True, text=True, preexec_fn=limit)
+    out = tmp_path / "out" / ("scores.tsv" if writer == "tsv" else "sub-01.h5")
+    if writer == "tsv":
+        big = pd.concat([pd.read_csv(REPO / "tests" / "recorded" / "scores_sub-01.tsv",
+                                     sep="\t")] * 4)
+        big.to_csv(tmp_path / "scores.tsv", sep="\t", index=False)
+        command = ["gather-scores", "--scores", str(tmp_path / "scores.tsv"), "--out", str(out)]
+    else:
+        ids = [f"s{i}" for i in range(50)]
+        pd.DataFrame({"stimulus_id": ids, "modality": "text", "text": ids}).to_csv(
+            tmp_path / "stimuli.tsv", sep="\t", index=False)
+        np.save(tmp_path / "data.npy", np.random.default_rng(0).normal(size=(50, 2000)))
+        dataset = {"format": "table", "subjects": ["sub-01"], "path": str(tmp_path / "data.npy"),
+                   "stimuli_table": str(tmp_path / "stimuli.tsv")}
+        command = ["responses", "--dataset", json.dumps(dataset), "--subject", "sub-01",
+                   "--stimuli", str(tmp_path / "stimuli.tsv"), "--out", str(out)]
+    before = sorted(tmp_path.rglob("*"))
+    result = subprocess.run(["brainencode", *command], env=env, capture_output=True, text=True,
+                            preexec_fn=limit)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        f"brainencode gather-scores: error: {out}: EFBIG: File too large"]
-    assert list(tmp_path.iterdir()) == []
+        f"brainencode {command[0]}: error: {out}: EFBIG: File too large"]
+    assert sorted(tmp_path.rglob("*")) == before

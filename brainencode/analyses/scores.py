@@ -21,6 +21,7 @@ import h5py
 import numpy as np
 import pandas as pd
 
+from brainencode.datasets.h5files import writing
 from brainencode.datasets.responses import STR
 from brainencode.datasets.tables import write_tsv
 from brainencode.errors import BrainencodeError
@@ -76,7 +77,7 @@ def read_scores(paths: str | Path | list) -> pd.DataFrame:
 def write_chunk_layer(path: Path, per_target: dict[str, np.ndarray], roi: np.ndarray,
                       products: dict[str, list[tuple[np.ndarray, ...]]]) -> None:
     """One layer of one chunk; ``products[roi]`` holds per test fold the PRODUCTS sums."""
-    with h5py.File(path, "w") as f:
+    with writing(path) as f:
         for key in PER_TARGET:
             f.create_dataset(key, data=np.asarray(per_target[key], dtype=np.float32))
         f.create_dataset("roi", data=roi.astype(object), dtype=STR)
@@ -132,7 +133,7 @@ def read_chunk_layers(folders: list[Path], layer: str
 def write_layer(folder: Path, layer: str, per_target: dict[str, np.ndarray],
                 attrs: dict) -> None:
     """One layer of a joined encoding folder."""
-    with h5py.File(folder / f"{layer}.h5", "w") as f:
+    with writing(folder / f"{layer}.h5") as f:
         for key in JOINED:
             f.create_dataset(key, data=np.asarray(per_target[key], dtype=np.float32))
         f.attrs.update(attrs | {"layer": layer})

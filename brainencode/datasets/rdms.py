@@ -17,6 +17,7 @@ import h5py
 import numpy as np
 import pandas as pd
 
+from brainencode.datasets.h5files import writing
 from brainencode.datasets.matfiles import load_mat
 from brainencode.datasets.paths import subject_path
 from brainencode.datasets.responses import STR
@@ -111,15 +112,11 @@ def load_rdms(config: dict, subject: str, stimuli: Path) -> RDMs:
 
 
 def write_rdms(path: str | Path, rdms: RDMs) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".partial.h5")
-    with h5py.File(tmp, "w") as f:
+    with writing(path) as f:
         f.create_dataset("rdm", data=rdms.rdms)
         f.create_dataset("name", data=np.array(rdms.names, dtype=object), dtype=STR)
         f.create_dataset("stimulus_id", data=np.array(rdms.stimulus_ids, dtype=object), dtype=STR)
         f.attrs["subject"] = rdms.subject
-    tmp.replace(path)
 
 
 def read_rdms(path: str | Path) -> RDMs:

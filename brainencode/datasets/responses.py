@@ -9,6 +9,7 @@ import h5py
 import numpy as np
 import pandas as pd
 
+from brainencode.datasets.h5files import writing
 from brainencode.errors import BrainencodeError
 
 STR = h5py.string_dtype("utf-8")
@@ -55,13 +56,10 @@ class Responses:
 
 
 def write_responses(path: str | Path, responses: Responses) -> None:
-    """Write atomically (temporary name, then rename) so a partial file never looks complete."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".partial.h5")
+    """Write atomically (h5files.writing) so a partial file never looks complete."""
     n_stimuli, n_targets = responses.data.shape
     chunk = (n_stimuli, min(n_targets, 4096))
-    with h5py.File(tmp, "w") as f:
+    with writing(path) as f:
         f.create_dataset("data", data=responses.data.astype(np.float32), chunks=chunk)
         if responses.repeats is not None:
             f.create_dataset("repeats", data=responses.repeats.astype(np.float32),
@@ -85,7 +83,6 @@ def write_responses(path: str | Path, responses: Responses) -> None:
         f.attrs["subject"] = responses.subject
         for key, value in responses.attrs.items():
             f.attrs[key] = value
-    tmp.replace(path)
 
 
 def count_targets(path: str | Path) -> int:
