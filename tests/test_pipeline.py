@@ -332,22 +332,24 @@ def test_naturalistic_story_through_the_pipeline(env, tmp_path):
     assert r["noise"].abs().max() < 0.05
 
 
-def killed_then_rerun(env: dict, config_path: Path, target: Path,
+def killed_then_rerun(env: dict, config_path: Path, targets: list[Path],
                       running: Callable[[], bool]) -> None:
-    """Run Snakemake for ``target``, kill -9 its whole process group (Snakemake and its jobs)
-    once ``running()`` says the step is under way, then unlock and rerun it plainly."""
-    process = subprocess.Popen(["snakemake", "--cores", "2", "--configfile", str(config_path),
-                                "--", str(target)], cwd=REPO, env=env, start_new_session=True,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    """Run Snakemake for ``targets``, kill -9 its whole process group (Snakemake and its jobs)
+    once ``running()`` says the steps are under way, then unlock and rerun it plainly. Four
+    cores, so that jobs that would wait for each other on two run at once."""
+    process = subprocess.Popen(["snakemake", "--cores", "4", "--configfile", str(config_path),
+                                "--", *map(str, targets)], cwd=REPO, env=env,
+                               start_new_session=True, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 600
     while not running():
         assert process.poll() is None and time.monotonic() < deadline, "not killed in the step"
         time.sleep(0.05)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
-    assert not target.exists()
+    assert not any(target.exists() for target in targets)
     assert snakemake(env, "--unlock", "--configfile", str(config_path)).returncode == 0
-    result = snakemake(env, "--configfile", str(config_path), "--", str(target))
+    result = snakemake(env, "--configfile", str(config_path), "--", *map(str, targets))
     assert result.returncode == 0, result.stderr[-3000:]
 
 
@@ -356,22 +358,27 @@ def h5_arrays(path: Path) -> dict[str, np.ndarray]:
         return {key: f[key][()] for key in f if isinstance(f[key], h5py.Dataset)}
 
 
-def test_killed_in_a_chunk_or_a_captioning_step_a_plain_rerun_gives_identical_results(
+def test_killed_in_a_chunk_and_a_captioning_step_a_plain_rerun_gives_identical_results(
         demo, env, tmp_path):
-    """kill -9 of the whole run inside an encode_chunk job (the sEEG subject's) and inside the
-    captioning describe step (sub-01's): outputs are staged beside their place and moved in at
-    the end, so the rerun after --unlock finishes, bit-identical to the uninterrupted demo."""
+    """kill -9 of the whole run while an encode_chunk job (the sEEG subject's) and a captioning
+    step (sub-01's evaluation) are running: outputs are staged beside their place and moved in
+    at the end, so the rerun after --unlock finishes, bit-identical to the uninterrupted
+    demo."""
     config_path, config, results = demo
     copy = tmp_path / "results"
     shutil.copytree(results, copy)
     config_path = tmp_path / "config.yaml"
     config_path.write_text(yaml.safe_dump({**config, "results": str(copy)}, sort_keys=False))
-
     shutil.rmtree(copy / "encoding" / "sub-03")
-    target = copy / "encoding" / "sub-03" / "scores.tsv"
-    killed_then_rerun(env, config_path, target,
-                      lambda: any((copy / "encoding_chunks").rglob(".partial")))
-    assert target.read_bytes() == (results / "encoding" / "sub-03" / "scores.tsv").read_bytes()
+    captions = copy / "captioning" / "sub-01"
+    tables = ("evaluation.tsv", "summary.tsv")
+    for name in (*tables, "evaluation.json", "gallery.png"):
+        (captions / name).unlink()
+    scores = copy / "encoding" / "sub-03" / "scores.tsv"
+
+    killed_then_rerun(env, config_path, [scores, captions / "gallery.png"], lambda: (
+        (captions / ".partial").is_dir() and any((copy / "encoding_chunks").rglob(".partial"))))
+    assert scores.read_bytes() == (results / "encoding" / "sub-03" / "scores.tsv").read_bytes()
     layers = sorted(p.relative_to(results) for p in results.glob("encoding/sub-03/*/*.h5"))
     assert layers and layers == sorted(p.relative_to(copy)
                                        for p in copy.glob("encoding/sub-03/*/*.h5"))
@@ -379,13 +386,6 @@ def test_killed_in_a_chunk_or_a_captioning_step_a_plain_rerun_gives_identical_re
         expected, got = h5_arrays(results / layer), h5_arrays(copy / layer)
         assert expected.keys() == got.keys()
         assert all(np.array_equal(expected[k], got[k], equal_nan=True) for k in expected)
-
-    captions = copy / "captioning" / "sub-01"
-    tables = ("voxel_captions.tsv", "evaluation.tsv", "summary.tsv")
-    for name in (*tables, "evaluation.json", "gallery.png"):
-        (captions / name).unlink()
-    killed_then_rerun(env, config_path, captions / "summary.tsv",
-                      lambda: (captions / ".partial").is_dir())
     for name in tables:
         assert (captions / name).read_bytes() == (
             results / "captioning" / "sub-01" / name).read_bytes(), name
