@@ -216,21 +216,19 @@ def main(argv: list[str] | None = None) -> int:
         with staged(args) as real:
             result = function(*(positional[0] if positional else ()), **args)
     except BrainencodeError as exc:
-        print(f"brainencode {verb}: error: {real(str(exc))}", file=sys.stderr)
-        return 2
+        problem = str(exc)
     except FileNotFoundError as exc:
-        print(f"brainencode {verb}: error: {real(str(exc.filename))}: no such file or folder",
-              file=sys.stderr)
-        return 2
+        problem = f"{exc.filename}: no such file or folder"
     except OSError as exc:  # a full disk, a read-only folder, a lost mount: errno and path
         global WRITE_FAILED
         WRITE_FAILED = True
         code = errno.errorcode.get(exc.errno, "OSError") if exc.errno else "OSError"
-        where = real(str(exc.filename)) if exc.filename is not None else "(no path given)"
-        print(f"brainencode {verb}: error: {where}: {code}: {exc.strerror or exc}",
-              file=sys.stderr)
-        return 2
-    return result if isinstance(result, int) and not isinstance(result, bool) else 0
+        where = exc.filename if exc.filename is not None else "(no path given)"
+        problem = f"{where}: {code}: {exc.strerror or exc}"
+    else:
+        return result if isinstance(result, int) and not isinstance(result, bool) else 0
+    print(f"brainencode {verb}: error: {real(problem)}", file=sys.stderr)
+    return 2
 
 
 WRITE_FAILED = False  # an OSError stopped the verb (see run)
