@@ -17,7 +17,7 @@ from brainencode.errors import BrainencodeError
 N_STIMULI, N_TARGETS = 60, 23
 SETTINGS = {"alphas": {"min_exp": -2, "max_exp": 4, "n": 7}, "outer_folds": 5,
             "inner_folds": 3, "seed": 0, "device": "cpu", "significance": "parametric",
-            "n_permutations": 50, "block_trs": 10, "fdr_q": 0.05}
+            "n_permutations": 50, "block_trs": 10, "fdr_q": 0.05, "two_vs_two_stimuli": 2000}
 
 
 @pytest.fixture(scope="module")
@@ -58,10 +58,11 @@ def _encode(root, responses, features, n_chunks: int, settings: dict):
     return gather_encoding(chunks=chunks, out_dir=out, fdr_q=settings["fdr_q"]), out
 
 
-@pytest.mark.parametrize("significance", ["parametric", "permutation"])
-def test_gathered_chunks_equal_the_unsplit_fit(data, significance):
+@pytest.mark.parametrize(("significance", "paired"), [("parametric", 2000), ("permutation", 8)])
+def test_gathered_chunks_equal_the_unsplit_fit(data, significance, paired):
+    """Also with 2V2 on 8 of each fold's 12 test stimuli: every chunk draws the same 8."""
     root, responses, features = data
-    settings = SETTINGS | {"significance": significance}
+    settings = SETTINGS | {"significance": significance, "two_vs_two_stimuli": paired}
     whole, whole_dir = _encode(root, responses, features, 1, settings)
     split, split_dir = _encode(root, responses, features, 4, settings)
     pd.testing.assert_frame_equal(whole, split, rtol=1e-6, atol=1e-7)

@@ -96,6 +96,15 @@ def chunk_slice(n_targets: int, chunk: int, n_chunks: int) -> slice:
     return slice(start, start + size + (chunk < extra))
 
 
+def two_vs_two_stimuli(folds: list[np.ndarray], limit: int, seed: int) -> list[np.ndarray]:
+    """Each test fold's stimuli that 2V2 compares: all of them, or ``limit`` drawn at random
+    (seeded by the encoding seed and the fold, so every chunk of targets draws the same and
+    their products still add up) where a fold has more, which bounds the n x n products."""
+    return [test if len(test) <= limit else
+            np.sort(np.random.default_rng([seed, k]).choice(test, limit, replace=False))
+            for k, test in enumerate(folds)]
+
+
 def encode_model(*, responses: Path, features: Path, model: str, out_dir: Path, encoding: dict,
                  stimuli: Path | None = None, chunk: int = 0, n_chunks: int = 1) -> None:
     """Fit and score every layer on one chunk of the targets (all of them by default); write
@@ -147,6 +156,7 @@ def encode_model(*, responses: Path, features: Path, model: str, out_dir: Path, 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     rois = np.unique(responses.roi)
+    paired = None
     for layer in tqdm(meta["layers"], desc=f"encode {responses.subject} {model} "
                       f"chunk {chunk + 1}/{n_chunks}", unit="layer", mininterval=5):
         prediction = np.full(Y.shape, np.nan)
@@ -154,6 +164,9 @@ def encode_model(*, responses: Path, features: Path, model: str, out_dir: Path, 
         prediction[:, ~invalid], chosen[:, ~invalid], folds = cross_validated_predictions(
             design(layers[layer]), Y_valid, alphas, encoding["outer_folds"],
             encoding["inner_folds"], encoding["seed"], groups=groups, device=encoding["device"])
+        if paired is None:  # the folds are the same for every layer (and every chunk)
+            paired = two_vs_two_stimuli(folds, encoding["two_vs_two_stimuli"],
+                                        encoding["seed"])
         fold_r = metrics.fold_scores(Y, prediction, folds)
         r = fold_r.mean(0)
         per_target = {
@@ -170,7 +183,7 @@ def encode_model(*, responses: Path, features: Path, model: str, out_dir: Path, 
             inside = responses.roi == roi
             products[roi] = [metrics.pattern_products(Y[test][:, inside],
                                                       prediction[test][:, inside])
-                             for test in folds]
+                             for test in paired]
         write_chunk_layer(out_dir / f"{layer}.h5", per_target, responses.roi, products)
     write_chunk_meta(out_dir, {
         "subject": responses.subject, "model": model, "layers": meta["layers"],
