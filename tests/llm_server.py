@@ -22,11 +22,12 @@ def free_port() -> int:
 
 
 class TransformersServer:
-    """``transformers serve FOLDER`` on a free port of 127.0.0.1, logging every request."""
+    """``transformers serve FOLDER`` on a free port of 127.0.0.1 (or ``port``: a server
+    restarted where the last one was), logging every request."""
 
-    def __init__(self, folder: Path, log: Path):
+    def __init__(self, folder: Path, log: Path, port: int | None = None):
         self.folder, self.log_path = folder, log
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}/v1"
         self.process: subprocess.Popen | None = None
 
