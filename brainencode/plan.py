@@ -26,7 +26,7 @@ def subject_datasets(config: dict) -> dict[str, dict]:
 
 
 def selection_settings(captioning: dict, units: bool) -> dict:
-    """What the captioning selection of a target reads (selection.SELECTION_KEYS); a layer of
+    """What the captioning selection of a target reads (files.SELECTION_KEYS); a layer of
     units is one ROI of its own, so captioning.rois (the brain's) does not apply to it."""
     return {key: captioning[key] for key in SELECTION_KEYS
             if key in captioning and not (units and key == "rois")}
