@@ -166,8 +166,9 @@ def test_second_run_does_nothing_and_model_change_reruns_only_dependents(demo, e
 
     # a describer setting is read by the describe step alone: the bank, its features, the
     # selection and the image captions stay
-    describer = {**config["captioning"]["describer"], "max_tokens": 40}
-    config = {**config, "captioning": {**config["captioning"], "describer": describer}}
+    original = demo[1]  # the demo's config, without the model added above
+    describer = {**original["captioning"]["describer"], "max_tokens": 40}
+    config = {**original, "captioning": {**original["captioning"], "describer": describer}}
     changed.write_text(yaml.safe_dump(config, sort_keys=False))
     jobs = job_counts(snakemake(env, "-n", "--configfile", str(changed)).stdout)
     n_targets = len(list(results.glob("captioning/*/voxel_captions.tsv")))
