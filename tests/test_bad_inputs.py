@@ -40,13 +40,7 @@ def base(tmp_path_factory) -> Path:
     with h5py.File(root / "resp.h5", "w") as f:
         f["data"] = rng.normal(size=(6, 4))
         f["stimulus_id"] = np.array(ids, dtype="S")
-    (root / "images").mkdir()
-    for name in "abc":
-        Image.fromarray(rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)).save(
-            root / "images" / f"{name}.png")
-    pd.DataFrame({"stimulus_id": list("abc"), "modality": "image",
-                  "path": [f"images/{n}.png" for n in "abc"]}).to_csv(
-        root / "images.tsv", sep="\t", index=False)
+    write_image_table(root / "images.tsv", "abc", 16, rng)
     np.save(root / "img.npy", rng.normal(size=(3, 4)))
     glm = root / "glm"
     write_bids_bold(glm, rng, n_runs=1)
@@ -56,6 +50,17 @@ def base(tmp_path_factory) -> Path:
                                                                index=False)
     write_pereira(root / "P01_examples.mat", rng)
     return root
+
+
+def write_image_table(table: Path, names: str, size: int, rng: np.random.Generator) -> None:
+    """Random RGB PNGs ``images/<name>.png`` beside ``table``, listed by relative path."""
+    (table.parent / "images").mkdir(parents=True)
+    for name in names:
+        Image.fromarray(rng.integers(0, 255, (size, size, 3), dtype=np.uint8)).save(
+            table.parent / "images" / f"{name}.png")
+    pd.DataFrame({"stimulus_id": list(names), "modality": "image",
+                  "path": [f"images/{n}.png" for n in names]}).to_csv(table, sep="\t",
+                                                                     index=False)
 
 
 def table(root, path="resp.npy", stimuli="text.tsv"):

@@ -76,16 +76,11 @@ def test_an_edited_image_reruns_its_features_and_relative_paths_survive_the_copy
     from PIL import Image
 
     from tests.conftest import snakemake
+    from tests.test_bad_inputs import write_image_table
 
     data = tmp_path / "my_data"
-    (data / "images").mkdir(parents=True)
     rng = np.random.default_rng(0)
-    for name in "abcd":
-        Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(
-            data / "images" / f"{name}.png")
-    pd.DataFrame({"stimulus_id": list("abcd"), "modality": "image",
-                  "path": [f"images/{n}.png" for n in "abcd"]}).to_csv(
-        data / "stimuli.tsv", sep="\t", index=False)
+    write_image_table(data / "stimuli.tsv", "abcd", 32, rng)
     np.save(data / "responses.npy", rng.normal(size=(4, 3)))
     config = tmp_path / "config.yaml"
     config.write_text(yaml.safe_dump({
