@@ -37,8 +37,8 @@ VERBS = {
     "features extract": "brainencode.features.extract:extract_features",
     "llm convert": "brainencode.features.gguf:convert_gguf",
     "encode": "brainencode.analyses.layer_scores:encode_model",
-    "gather-encoding": "brainencode.analyses.layer_scores:gather_encoding",
-    "gather-scores": "brainencode.analyses.layer_scores:gather_scores",
+    "gather-encoding": "brainencode.analyses.gathering:gather_encoding",
+    "gather-scores": "brainencode.analyses.gathering:gather_scores",
     "rsa": "brainencode.analyses.rsa:rsa_scores",
     "alignment localizer-stimuli":
         "brainencode.analyses.alignment.localizer_stimuli:write_localizer_stimuli",

@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from brainencode.analyses.layer_scores import chunk_slice, encode_model, gather_encoding
+from brainencode.analyses.gathering import gather_encoding
+from brainencode.analyses.layer_scores import chunk_slice, encode_model
 from brainencode.datasets.responses import Responses, write_responses
 from brainencode.errors import BrainencodeError
 

@@ -78,6 +78,27 @@ def test_import_contracts_are_kept(env):
     assert "3 kept, 0 broken" in result.stdout
 
 
+# the verbs that fit, extract or embed; every other verb must start without torch (about 1.5 s
+# of each job's start-up; benchmarks/startup.py measures it)
+TORCH_VERBS = {"features list", "features extract", "encode", "alignment language",
+               "alignment vision", "captioning select", "captioning caption-images",
+               "captioning describe", "captioning evaluate", "decode", "classify",
+               "shared-space"}
+
+
+def test_verbs_that_only_read_and_write_tables_do_not_import_torch(env):
+    """In one fresh interpreter, each torch-free verb in turn: the first that imports torch is
+    named."""
+    verbs = [verb for verb in VERBS if verb not in TORCH_VERBS]
+    probe = ("import sys, brainencode.cli as c\n"
+             f"for verb in {verbs!r}:\n"
+             "    c.resolve(verb)\n"
+             "    if 'torch' in sys.modules:\n"
+             "        sys.exit(f'{verb} imports torch')\n")
+    result = subprocess.run(["python", "-c", probe], env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
 @pytest.mark.parametrize("writer", ["tsv", "hdf5"])
 def test_a_failed_write_is_one_line_with_errno_and_path(env, tmp_path, writer):
     """A real write fault (the kernel's file-size limit: EFBIG, as a full disk gives ENOSPC)

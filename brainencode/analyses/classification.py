@@ -19,9 +19,8 @@ import numpy as np
 import pandas as pd
 
 from brainencode.analyses.decoding_files import write_classification
-from brainencode.analyses.layer_scores import stimulus_groups
 from brainencode.datasets.responses import Responses, read_responses
-from brainencode.datasets.stimuli import read_stimuli
+from brainencode.datasets.stimuli import read_stimuli, stimulus_groups
 from brainencode.encoders.cross_validation import alpha_grid, cross_validated_predictions
 from brainencode.errors import BrainencodeError
 

@@ -18,8 +18,8 @@ import pandas as pd
 from tqdm import tqdm
 
 from brainencode.analyses.decoding_files import write_decoding
-from brainencode.analyses.layer_scores import stimulus_groups
 from brainencode.datasets.responses import Responses, read_responses
+from brainencode.datasets.stimuli import stimulus_groups
 from brainencode.encoders import identification, significance
 from brainencode.encoders.cross_validation import alpha_grid, cross_validated_predictions
 from brainencode.encoders.metrics import fold_scores

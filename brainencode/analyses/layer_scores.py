@@ -7,53 +7,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from tqdm import tqdm
 
-from brainencode.analyses.scores import (
-    PRODUCTS,
-    Metric,
-    read_chunk_layers,
-    read_chunk_metas,
-    read_scores,
-    score_table,
-    write_chunk_layer,
-    write_chunk_meta,
-    write_layer,
-    write_scores,
-)
+from brainencode.analyses.scores import write_chunk_layer, write_chunk_meta
 from brainencode.datasets.responses import Responses, count_targets, read_responses
-from brainencode.datasets.stimuli import read_stimuli
+from brainencode.datasets.stimuli import stimulus_groups
 from brainencode.encoders import metrics, noise_ceiling, significance
 from brainencode.encoders.cross_validation import alpha_grid, cross_validated_predictions
 from brainencode.encoders.ridge import invalid_targets, warn_invalid
 from brainencode.encoders.time_series import fir_design
 from brainencode.errors import BrainencodeError
 from brainencode.features.store import load_features
-
-
-def finite_mean(values: np.ndarray) -> float:
-    """Mean over the finite entries; NaN (without a warning) when there are none."""
-    finite = values[np.isfinite(values)]
-    return float(finite.mean()) if len(finite) else np.nan
-
-
-def stimulus_groups(stimuli_path: str | Path | None, stimulus_ids: list[str]) -> np.ndarray | None:
-    """The stimuli table's ``group`` column (run, story, session) in response order, or None."""
-    if stimuli_path is None:
-        return None
-    table = read_stimuli(stimuli_path).set_index("stimulus_id")
-    if "group" not in table.columns:
-        return None
-    missing = [s for s in stimulus_ids if s not in table.index]
-    if missing:
-        raise BrainencodeError(f"{stimuli_path}: stimulus_id: {missing[0]!r} has responses but "
-                               "is not in the stimuli table")
-    groups = table.loc[stimulus_ids, "group"].to_numpy()
-    if (groups == "").any():
-        raise BrainencodeError(f"{stimuli_path}: group: expected a group for every stimulus, "
-                               "some are empty")
-    return groups
 
 
 def time_series_design(responses: Responses, meta: dict,
@@ -108,7 +72,7 @@ def two_vs_two_stimuli(folds: list[np.ndarray], limit: int, seed: int) -> list[n
 def encode_model(*, responses: Path, features: Path, model: str, out_dir: Path, encoding: dict,
                  stimuli: Path | None = None, chunk: int = 0, n_chunks: int = 1) -> None:
     """Fit and score every layer on one chunk of the targets (all of them by default); write
-    ``<layer>.h5`` per layer and ``meta.json``. gather_encoding joins the chunks.
+    ``<layer>.h5`` per layer and ``meta.json``. gathering.gather_encoding joins the chunks.
 
     Outer CV is grouped by the stimuli table's ``group`` column when it has one. Time-series
     responses (naturalistic runs) are fitted on the FIR design of ``time_series_design``, with
@@ -189,50 +153,3 @@ def encode_model(*, responses: Path, features: Path, model: str, out_dir: Path, 
         "subject": responses.subject, "model": model, "layers": meta["layers"],
         "chunk": chunk, "n_chunks": n_chunks, "targets": [targets.start, targets.stop],
         "n_folds": len(folds)})
-
-
-def gather_encoding(*, chunks: list[Path], out_dir: Path, fdr_q: float) -> pd.DataFrame:
-    """Join the chunks of one subject and model (in order) into ``<layer>.h5`` per layer, with
-    BH-FDR q-values over all targets, and ``scores.tsv``: per ROI the means of the per-target
-    scores, the 2V2 accuracy averaged over test folds (left out, with a note, for ROIs with
-    fewer than metrics.MIN_2V2_TARGETS scored targets), the fraction of targets with q below
-    ``fdr_q`` and the number of targets; long format (subject, roi, model, layer, metric,
-    value). One chunk or many give the same files."""
-    paths = [Path(p) for p in chunks]
-    first = read_chunk_metas(paths)[0]
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for layer in first["layers"]:
-        per_target, roi, products = read_chunk_layers(paths, layer)
-        per_target["q"] = significance.fdr_bh(per_target["p"])
-        write_layer(out_dir, layer, per_target,
-                           {"subject": first["subject"], "model": first["model"]})
-        for name in np.unique(roi):
-            inside = roi == name
-            summary = {metric: finite_mean(per_target[metric][inside])
-                       for metric in (Metric.R, Metric.R2, Metric.R_NORMALIZED, Metric.CEILING,
-                                      Metric.EXPLAINABLE_VARIANCE)}
-            n_scored = int(np.isfinite(per_target["r"][inside]).sum())
-            two_vs_two, note = np.nan, metrics.two_vs_two_omitted(n_scored)
-            if not note:
-                two_vs_two = np.mean([metrics.two_vs_two_from_products(
-                    *(products[(name, f"{p}{k}")] for p in PRODUCTS))
-                    for k in range(first["n_folds"])])
-            summary |= {
-                Metric.TWO_VS_TWO: two_vs_two,
-                Metric.FRACTION_SIGNIFICANT: np.mean(per_target["q"][inside] < fdr_q),
-                Metric.N_TARGETS: int(inside.sum()),
-            }
-            rows += [(first["subject"], name, first["model"], layer, k, float(v),
-                      note if k == Metric.TWO_VS_TWO else "") for k, v in summary.items()]
-    table = score_table(rows)
-    write_scores(table, out_dir / "scores.tsv")
-    return table
-
-
-def gather_scores(*, scores: list[Path], out: Path) -> pd.DataFrame:
-    """Concatenate per-model score tables into one long table."""
-    table = read_scores(scores)
-    write_scores(table, out)
-    return table

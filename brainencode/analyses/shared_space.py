@@ -39,8 +39,8 @@ from brainencode.analyses.decoding import (
     roi_targets,
 )
 from brainencode.analyses.decoding_files import write_shared_space
-from brainencode.analyses.layer_scores import stimulus_groups
 from brainencode.datasets.responses import Responses, read_responses
+from brainencode.datasets.stimuli import stimulus_groups
 from brainencode.encoders.cross_validation import alpha_grid, outer_splitter, standardize
 from brainencode.encoders.ridge import RidgeCV, invalid_targets
 from brainencode.encoders.shared_response import SharedResponseModel

@@ -115,3 +115,21 @@ def average_presentations(occurrences: dict[str, list[np.ndarray]], ids: list[st
                if len(counts) == 1 and counts != {1} else None)
     data = np.stack([np.mean(occurrences[s], axis=0) for s in ids]).astype(np.float32)
     return data, repeats
+
+
+def stimulus_groups(stimuli_path: str | Path | None, stimulus_ids: list[str]) -> np.ndarray | None:
+    """The stimuli table's ``group`` column (run, story, session) in response order, or None."""
+    if stimuli_path is None:
+        return None
+    table = read_stimuli(stimuli_path).set_index("stimulus_id")
+    if "group" not in table.columns:
+        return None
+    missing = [s for s in stimulus_ids if s not in table.index]
+    if missing:
+        raise BrainencodeError(f"{stimuli_path}: stimulus_id: {missing[0]!r} has responses but "
+                               "is not in the stimuli table")
+    groups = table.loc[stimulus_ids, "group"].to_numpy()
+    if (groups == "").any():
+        raise BrainencodeError(f"{stimuli_path}: group: expected a group for every stimulus, "
+                               "some are empty")
+    return groups

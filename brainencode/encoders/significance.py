@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
 from scipy import stats
 
 
@@ -41,6 +40,8 @@ def permutation_p(y_true: np.ndarray, y_pred: np.ndarray, folds: list[np.ndarray
     p is never below 1 / (n_permutations + 1), so BH-FDR over m targets can only declare k of
     them significant when n_permutations is at least about m / (q k).
     """
+    import torch  # here, not at the top: the verbs that only read p-values (FDR) skip it
+
     rng = np.random.default_rng(seed)
     orders = [torch.as_tensor(np.stack([_block_permutation(len(test), block_size, rng)
                                         for _ in range(n_permutations)])) for test in folds]

@@ -29,8 +29,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.linear_model import LinearRegression, RidgeCV
-from sklearn.model_selection import ShuffleSplit
 
 from brainencode.datasets.responses import Responses, read_subjects
 from brainencode.datasets.stimuli import read_stimuli
@@ -77,11 +75,16 @@ def pearson_r(prediction: np.ndarray, target: np.ndarray) -> np.ndarray:
 
 
 def _regression(name: str):
+    from sklearn.linear_model import LinearRegression, RidgeCV
+
     return LinearRegression() if name == "linear" else RidgeCV(alphas=RIDGE_ALPHAS)
 
 
 def split_voxel_scores(X: np.ndarray, Y: np.ndarray, settings: dict) -> list[np.ndarray]:
     """Per split, the test Pearson r of every voxel (columns of ``Y``) predicted from ``X``."""
+    # scikit-learn here, not at the top: the summary and the report read this module's tables
+    from sklearn.model_selection import ShuffleSplit
+
     splitter = ShuffleSplit(n_splits=settings["splits"], train_size=settings["train_size"],
                             test_size=None, random_state=settings["random_state"])
     X, scores = np.asarray(X, np.float64), []

@@ -22,10 +22,9 @@ from brainencode.analyses.alignment.localizer import (
     selected_units,
 )
 from brainencode.analyses.alignment.variants import variant_info, write_variant
-from brainencode.analyses.layer_scores import stimulus_groups
 from brainencode.analyses.rsa import compare, correlation_rdm, subject_rdms
 from brainencode.datasets.responses import Responses, read_subjects
-from brainencode.datasets.stimuli import read_stimuli
+from brainencode.datasets.stimuli import read_stimuli, stimulus_groups
 from brainencode.encoders import noise_ceiling
 from brainencode.encoders.cross_validation import alpha_grid, cross_validated_predictions
 from brainencode.encoders.metrics import pearson_r

@@ -19,9 +19,8 @@ import numpy as np
 import pandas as pd
 
 from brainencode.analyses.captioning.files import Selection, write_selection
-from brainencode.analyses.layer_scores import stimulus_groups
 from brainencode.datasets.responses import read_responses
-from brainencode.datasets.stimuli import image_paths, read_stimuli
+from brainencode.datasets.stimuli import image_paths, read_stimuli, stimulus_groups
 from brainencode.encoders.cross_validation import (
     alpha_grid,
     cross_validated_predictions,
