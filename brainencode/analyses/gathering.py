@@ -46,7 +46,7 @@ def gather_encoding(*, chunks: list[Path], out_dir: Path, fdr_q: float) -> pd.Da
         per_target, roi, products = read_chunk_layers(paths, layer)
         per_target["q"] = significance.fdr_bh(per_target["p"])
         write_layer(out_dir, layer, per_target,
-                           {"subject": first["subject"], "model": first["model"]})
+                    {"subject": first["subject"], "model": first["model"]})
         for name in np.unique(roi):
             inside = roi == name
             summary = {metric: finite_mean(per_target[metric][inside])
