@@ -86,6 +86,20 @@ def test_identification_retrieval_and_2v2_against_direct_definitions():
          "top5": (5 / 30 + 5 / 20) / 2})
 
 
+def test_permuted_scores_equal_scoring_each_permuted_fold():
+    """The rank tables give each permutation's scores exactly, ties and NaN included."""
+    rng = np.random.default_rng(6)
+    true = np.round(rng.standard_normal((30, 4)), 0)
+    m = identification.FoldMatrices.of(np.round(true + rng.standard_normal((30, 4)), 0), true)
+    m.correlation[3, :5] = np.nan
+    orders = np.stack([rng.permutation(30) for _ in range(40)])
+    permuted = [identification.FoldMatrices(m.correlation[o], m.distance[o],
+                                            m.dimension[o]) for o in orders]
+    for name, values in m.permuted_scores(orders).items():
+        expected = [identification.SCORES[name](shuffled) for shuffled in permuted]
+        np.testing.assert_allclose(values, expected, rtol=1e-12, err_msg=name)
+
+
 def test_permutation_p_finds_signal_and_not_noise():
     rng = np.random.default_rng(2)
     true = [rng.standard_normal((25, 30)) for _ in range(4)]

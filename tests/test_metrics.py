@@ -132,6 +132,24 @@ def test_two_vs_two_follows_its_definition_with_chance_half():
     assert abs(np.mean(chance) - 0.5) < 0.02
 
 
+def test_permutation_p_equals_rescoring_every_permuted_fold():
+    """The gather that builds the null equals permuting the held-out rows in blocks and
+    recomputing the fold-averaged Pearson r, p = (1 + #{null >= r}) / (1 + n_permutations)."""
+    rng = np.random.default_rng(5)
+    folds = [np.arange(0, 37), np.arange(37, 60), np.arange(60, 90)]
+    y = rng.standard_normal((90, 40))
+    prediction = 0.15 * y + rng.standard_normal((90, 40))
+    draws = np.random.default_rng(3)
+    orders = [[significance._block_permutation(len(test), 4, draws) for _ in range(150)]
+              for test in folds]
+    observed = metrics.fold_scores(y, prediction, folds).mean(0)
+    null = np.mean([[metrics.pearson_r(y[test][order], prediction[test]) for order in fold]
+                    for test, fold in zip(folds, orders, strict=True)], axis=0)
+    expected = (1 + (null >= observed - 1e-6).sum(0)) / 151
+    np.testing.assert_array_equal(
+        significance.permutation_p(y, prediction, folds, 150, block_size=4, seed=3), expected)
+
+
 def test_permutation_p_is_uniform_under_the_null_and_tiny_for_signal():
     rng = np.random.default_rng(4)
     folds = np.array_split(np.arange(100), 5)

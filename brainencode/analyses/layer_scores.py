@@ -17,7 +17,7 @@ from brainencode.encoders.cross_validation import alpha_grid, cross_validated_pr
 from brainencode.encoders.ridge import invalid_targets, warn_invalid
 from brainencode.encoders.time_series import fir_design
 from brainencode.errors import BrainencodeError
-from brainencode.features.store import load_features
+from brainencode.features.store import read_layer, read_meta
 
 
 def time_series_design(responses: Responses, meta: dict,
@@ -88,7 +88,7 @@ def encode_model(*, responses: Path, features: Path, model: str, out_dir: Path, 
     responses_file = Path(responses)
     targets = chunk_slice(count_targets(responses_file), chunk, n_chunks)
     responses = read_responses(responses_file, targets)
-    meta, layers = load_features(features)
+    meta = read_meta(features)  # the layers are read one at a time, below
     block_size = 1
     if responses.events is not None:
         design = time_series_design(responses, meta, features)
@@ -126,7 +126,7 @@ def encode_model(*, responses: Path, features: Path, model: str, out_dir: Path, 
         prediction = np.full(Y.shape, np.nan)
         chosen = np.full((encoding["outer_folds"], Y.shape[1]), np.nan)
         prediction[:, ~invalid], chosen[:, ~invalid], folds = cross_validated_predictions(
-            design(layers[layer]), Y_valid, alphas, encoding["outer_folds"],
+            design(read_layer(features, meta, layer)), Y_valid, alphas, encoding["outer_folds"],
             encoding["inner_folds"], encoding["seed"], groups=groups, device=encoding["device"])
         if paired is None:  # the folds are the same for every layer (and every chunk)
             paired = two_vs_two_stimuli(folds, encoding["two_vs_two_stimuli"],

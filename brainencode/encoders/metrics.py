@@ -75,9 +75,17 @@ def two_vs_two_from_products(cross: np.ndarray, sq_true: np.ndarray,
 def two_vs_two_from_distances(distance: np.ndarray) -> float:
     """2V2 accuracy (see two_vs_two) from the cosine distances [true i, predicted j]."""
     matched = np.diag(distance)
-    i, j = np.triu_indices(len(distance), k=1)
-    difference = (distance[i, j] + distance[j, i]) - (matched[i] + matched[j])
-    return float(np.mean((difference > 0) + 0.5 * (difference == 0)))
+    # every pair's difference at once, symmetric to the last bit (floating-point addition
+    # commutes), so the pairs i < j are half of the off-diagonal entries: no n^2 index arrays
+    difference = distance + distance.T
+    difference -= matched[:, None] + matched[None, :]
+    n = len(distance)
+    return float((_correct(difference) - _correct(np.diag(difference))) / (n * (n - 1)))
+
+
+def _correct(difference: np.ndarray) -> float:
+    """Pairs whose matched distances are smaller, ties one half."""
+    return np.count_nonzero(difference > 0) + 0.5 * np.count_nonzero(difference == 0)
 
 
 MIN_2V2_TARGETS = 2

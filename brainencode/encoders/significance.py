@@ -53,12 +53,14 @@ def permutation_p(y_true: np.ndarray, y_pred: np.ndarray, folds: list[np.ndarray
         for test, order in zip(folds, orders, strict=True):
             zt, zp = (torch.as_tensor(_unit_columns(a[test, chunk])) for a in (y_true, y_pred))
             observed += (zt * zp).sum(0) / len(folds)
+            zp /= len(folds)
+            rows = torch.empty(n_permutations, zt.shape[1])
             for n in range(len(test)):
-                # row n's prediction meets held-out row order[:, n]: a one-hot GEMM, so all
-                # permutations together cost n_permutations * n_k^2 * n_targets multiply-adds
-                onehot = torch.zeros(n_permutations, len(test))
-                onehot[torch.arange(n_permutations), order[:, n]] = 1.0
-                null.addmm_(onehot, zt * (zp[n] / len(folds)))
+                # permutation j gives row n's prediction to held-out row order[j, n]: one
+                # gather of n_permutations rows, so all permutations together cost
+                # n_permutations * n_k * n_targets multiply-adds, linear in the fold's size
+                torch.index_select(zt, 0, order[:, n], out=rows)
+                null.addcmul_(rows, zp[n])
         exceed = (null >= observed - 1e-6).sum(0).double()
         p[chunk] = ((1 + exceed) / (1 + n_permutations)).numpy()
         p[chunk][~torch.isfinite(observed).numpy()] = np.nan

@@ -55,25 +55,26 @@ def read_meta(folder: str | Path) -> dict:
 
 
 def load_features(folder: str | Path) -> tuple[dict, dict[str, np.ndarray]]:
-    """Read meta.json and every layer array of a features folder; one line for a layer file
-    that is unreadable, truncated, of the wrong shape or not finite."""
-    folder = Path(folder)
+    """Read meta.json and every layer array of a features folder (read_layer for each)."""
     meta = read_meta(folder)
-    layers = {}
-    for layer in meta["layers"]:
-        path = folder / f"{layer}.npy"
-        try:
-            array = np.load(path)
-        except (OSError, ValueError, EOFError) as exc:
-            raise BrainencodeError(f"{path}: cannot read the layer's features ({exc}); delete "
-                                   f"{folder} to extract them again") from None
-        rows, width = len(meta["stimulus_ids"]), meta.get("n_features", {}).get(layer)
-        if array.ndim != 2 or array.shape[0] != rows or width not in (None, array.shape[1]):
-            raise BrainencodeError(f"{path}: shape: expected ({rows}, {width or 'n_features'}) "
-                                   f"(meta.json), got {array.shape}")
-        _check_finite(array, meta.get("name", folder.name), layer)
-        layers[layer] = array
-    return meta, layers
+    return meta, {layer: read_layer(folder, meta, layer) for layer in meta["layers"]}
+
+
+def read_layer(folder: str | Path, meta: dict, layer: str) -> np.ndarray:
+    """One layer's array, so that a stage can hold one layer at a time; one line for a layer
+    file that is unreadable, truncated, of the wrong shape or not finite."""
+    path = Path(folder) / f"{layer}.npy"
+    try:
+        array = np.load(path)
+    except (OSError, ValueError, EOFError) as exc:
+        raise BrainencodeError(f"{path}: cannot read the layer's features ({exc}); delete "
+                               f"{folder} to extract them again") from None
+    rows, width = len(meta["stimulus_ids"]), meta.get("n_features", {}).get(layer)
+    if array.ndim != 2 or array.shape[0] != rows or width not in (None, array.shape[1]):
+        raise BrainencodeError(f"{path}: shape: expected ({rows}, {width or 'n_features'}) "
+                               f"(meta.json), got {array.shape}")
+    _check_finite(array, meta.get("name", Path(folder).name), layer)
+    return array
 
 
 def layer_rows(folder: str | Path, layer: str, ids: list[str], where: str,
@@ -81,8 +82,8 @@ def layer_rows(folder: str | Path, layer: str, ids: list[str], where: str,
     """One layer's feature rows for ``ids`` (in that order), float64; one line naming
     ``layer_key`` for a layer the folder lacks, and the folder for a stimulus it lacks (one of
     ``where``'s)."""
-    meta, layers = load_features(folder)
-    if layer not in layers:
+    meta = read_meta(folder)
+    if layer not in meta["layers"]:
         raise BrainencodeError(f"{layer_key}: expected one of {meta['layers']} "
                                f"({folder}), got {layer!r}")
     index = {sid: i for i, sid in enumerate(meta["stimulus_ids"])}
@@ -90,7 +91,7 @@ def layer_rows(folder: str | Path, layer: str, ids: list[str], where: str,
     if missing:
         raise BrainencodeError(f"{folder}: stimulus_ids: expected every stimulus of "
                                f"{where}, {missing[0]!r} is missing")
-    return layers[layer][[index[s] for s in ids]].astype(np.float64)
+    return read_layer(folder, meta, layer)[[index[s] for s in ids]].astype(np.float64)
 
 
 def publish(source: str | Path, folder: str | Path) -> dict:

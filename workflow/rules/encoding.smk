@@ -43,6 +43,8 @@ rule encode:
         fdr_q=config["encoding"]["fdr_q"],
     log:
         f"{RESULTS}/logs/encode/{{subject}}/{{model}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/gather_encoding/{{subject}}/{{model}}.tsv"
     conda:
         "../envs/brainencode.yaml"
     shell:
@@ -64,6 +66,8 @@ rule gather_scores:
         scores=lambda wc, input: " ".join(f"{d}/scores.tsv" for d in input),
     log:
         f"{RESULTS}/logs/gather_scores/{{subject}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/gather_scores/{{subject}}.tsv"
     conda:
         "../envs/brainencode.yaml"
     shell:

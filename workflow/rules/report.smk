@@ -22,6 +22,8 @@ rule figures:
         captions=SUBJECT_FIGURES,  # read by figures.rst
     log:
         f"{RESULTS}/logs/figures/{{subject}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/figures/{{subject}}.tsv"
     conda:
         "../envs/brainencode.yaml"
     shell:
