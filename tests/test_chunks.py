@@ -12,7 +12,7 @@ import pytest
 
 from brainencode.analyses.gathering import gather_encoding
 from brainencode.analyses.layer_scores import chunk_slice, encode_model
-from brainencode.datasets.responses import Responses, write_responses
+from brainencode.datasets.responses import Responses, read_responses, write_responses
 from brainencode.errors import BrainencodeError
 
 N_STIMULI, N_TARGETS = 60, 23
@@ -78,6 +78,20 @@ def test_gathered_chunks_equal_the_unsplit_fit(data, significance, paired):
     assert r.loc["B", "value"] > 0.5 and abs(r.loc["C", "value"]) < 0.2  # the fit is real
     two_vs_two = whole[(whole["metric"] == "2v2") & (whole["layer"] == "layer02")]
     assert (two_vs_two.set_index("roi").loc[["A", "B"], "value"] > 0.9).all()
+
+
+def test_reading_where_the_targets_are_leaves_the_data_unread(data):
+    """The figures read the target layout only: the same per-target fields, a data view of
+    the right shape that holds no memory, no repeats."""
+    _, responses, _ = data
+    whole, layout = read_responses(responses), read_responses(responses, data=False)
+    assert layout.n_targets == N_TARGETS and layout.data.shape == whole.data.shape
+    assert layout.data.base is not None and layout.data.strides == (0, 0)
+    assert layout.repeats is None and whole.repeats is not None
+    np.testing.assert_array_equal(layout.ijk, whole.ijk)
+    np.testing.assert_array_equal(layout.roi, whole.roi)
+    chunk = read_responses(responses, slice(5, 17), data=False)
+    assert chunk.n_targets == 12 and list(chunk.roi) == ["B"] * 12
 
 
 def test_chunks_cover_every_target_once():

@@ -104,9 +104,12 @@ def describe_responses(path: str | Path) -> dict:
                 "repeats": f["repeats"].shape[0] if "repeats" in f else "none"}
 
 
-def read_responses(path: str | Path, targets: slice = slice(None)) -> Responses:
+def read_responses(path: str | Path, targets: slice = slice(None), data: bool = True
+                   ) -> Responses:
     """Read a responses file, checking the fields every consumer relies on; with ``targets``
-    only those columns of data and of every per-target field (one chunk of a large subject)."""
+    only those columns of data and of every per-target field (one chunk of a large subject).
+    ``data=False`` leaves the data and repeats unread (``data`` a read-only NaN view of its
+    shape, no memory): for the stages that need only where the targets are."""
     path = Path(path)
     try:
         f = h5py.File(path, "r")
@@ -117,22 +120,27 @@ def read_responses(path: str | Path, targets: slice = slice(None)) -> Responses:
             if key not in f:
                 raise BrainencodeError(f"{path}: missing dataset '{key}' (expected the "
                                        "responses layout of DESIGN.md)")
-        data = f["data"][:, targets]
         stimulus_ids = [s.decode() if isinstance(s, bytes) else s for s in f["stimulus_id"][:]]
-        if data.ndim != 2 or data.shape[0] != len(stimulus_ids):
+        shape = f["data"].shape
+        if len(shape) != 2 or shape[0] != len(stimulus_ids):
             raise BrainencodeError(f"{path}: data: expected [n_stimuli={len(stimulus_ids)}, "
-                                   f"n_targets], got shape {data.shape}")
+                                   f"n_targets], got shape {shape}")
+        if data:
+            values = f["data"][:, targets]
+        else:
+            columns = len(range(*targets.indices(shape[1])))
+            values = np.broadcast_to(np.float32(np.nan), (shape[0], columns))
         roi = f["roi"].asstr()[targets]
         events = None
         if "events" in f:
             events = pd.DataFrame({"run": f["events/run"][:], "time": f["events/time"][:],
                                    "stimulus_id": f["events/stimulus_id"].asstr()[:]})
         return Responses(
-            data=data,
+            data=values,
             stimulus_ids=stimulus_ids,
             roi=roi,
             subject=str(f.attrs.get("subject", path.stem)),
-            repeats=f["repeats"][:, :, targets] if "repeats" in f else None,
+            repeats=f["repeats"][:, :, targets] if data and "repeats" in f else None,
             attrs={k: v for k, v in f.attrs.items() if k != "subject"},
             events=events,
             **{key: f[key][targets if key in TARGET_FIELDS else slice(None)]

@@ -48,7 +48,7 @@ def subject_figures(*, scores: Path, encoding: list[Path], responses: Path, out_
     score_figures.layer_roi_heatmap(scores, path("layer_roi_heatmap"))
     score_figures.model_roi_heatmap(scores, path("model_roi_heatmap"))
 
-    responses = read_responses(responses)
+    responses = read_responses(responses, data=False)  # where the targets are, not data
     best, normalized = brain_figures.best_significant(encoding, responses.n_targets, fdr_q)
     space = str(responses.attrs.get("space", ""))
     if responses.vertex is not None:
