@@ -20,6 +20,9 @@ pytestmark = pytest.mark.slow
 
 TOOLS = REPO.parent / "shared" / "tools"
 ENCODED = ("minilm", "vit-tiny-untrained")  # the demo's encoded models
+GROUPS = {"subject_summary": ("encode", "gather_scores", "figures"),
+          "captioning": ("captioning_select", "captioning_caption_images",
+                         "captioning_describe", "captioning_evaluate", "captioning_gallery")}
 
 
 @pytest.fixture(scope="module")
@@ -60,16 +63,26 @@ def test_demo_on_slurm_goes_through_sbatch_and_matches_the_local_run(demo, slurm
     log = run.stdout + run.stderr
     assert run.returncode == 0, log[-4000:]
 
-    # Every job with a command went through sbatch; slurmctld ran each to exit status 0.
-    submitted = re.findall(r"has been submitted with SLURM jobid (\d+) \(log: \S*/rule_(\w+)/",
-                           log)
-    per_rule = pd.Series([rule for _, rule in submitted]).value_counts().to_dict()
-    finished = re.findall(r"Finished jobid: \d+ \(Rule: (\w+)\)", log)
-    assert per_rule == pd.Series([r for r in finished if r != "all"]).value_counts().to_dict()
+    # Every job with a command went through sbatch, alone or in its group's job (the profile's
+    # group-components: one per subject summary and per captioning target); slurmctld ran each
+    # to exit status 0.
+    submitted = re.findall(
+        r"has been submitted with SLURM jobid (\d+) \(log: \S*/(rule|group)_(\w+)/", log)
+    alone = pd.Series([name for _, kind, name in submitted if kind == "rule"]).value_counts()
+    groups = pd.Series([next(g for g in GROUPS if name.startswith(f"{g}_"))  # group_<g>_<rules>
+                        for _, kind, name in submitted if kind == "group"]).value_counts()
+    finished = pd.Series(re.findall(r"Finished jobid: \d+ \(Rule: (\w+)\)", log)).value_counts()
+    grouped = [rule for rules in GROUPS.values() for rule in rules]
+    assert alone.to_dict() == finished.drop(["all", *grouped], errors="ignore").to_dict()
+    captioning = config["captioning"]  # subjects and model units (targets: both)
+    subjects = len(all_subjects(config))
+    targets = len(captioning["subjects"]) + len(captioning["units"])
+    assert groups.to_dict() == {"subject_summary": subjects, "captioning": targets}
+    assert finished["figures"] == subjects and finished["captioning_describe"] == targets
     n_chunks = 2 * 2 + 1  # 29398 voxels in 2 chunks per fMRI subject, 168 sEEG targets in 1
-    assert per_rule["encode_chunk"] == n_chunks * len(ENCODED)
+    assert alone["encode_chunk"] == n_chunks * len(ENCODED)
     controller = (slurm / "log" / "slurmctld.log").read_text()
-    for job_id, _ in submitted:
+    for job_id, _, _ in submitted:
         assert f"_job_complete: JobId={job_id} WEXITSTATUS 0" in controller, job_id
     # Feature extraction asked SLURM for a GPU, nothing else did.
     calls = re.findall(r"sbatch call: (.*)", log)

@@ -59,6 +59,8 @@ rule captioning_select:
     threads: 2
     resources:
         cpus_per_task=2,
+    group:
+        "captioning"
     conda:
         "../envs/brainencode.yaml"
     shell:
@@ -84,6 +86,8 @@ rule captioning_caption_images:
         f"{RESULTS}/logs/captioning/{{target}}/caption_images.log",
     benchmark:
         f"{RESULTS}/benchmarks/captioning/{{target}}/caption_images.tsv"
+    group:
+        "captioning"
     conda:
         "../envs/brainencode.yaml"
     shell:
@@ -112,6 +116,8 @@ rule captioning_describe:
         f"{RESULTS}/logs/captioning/{{target}}/describe.log",
     benchmark:
         f"{RESULTS}/benchmarks/captioning/{{target}}/describe.tsv"
+    group:
+        "captioning"
     conda:
         "../envs/brainencode.yaml"
     shell:
@@ -148,6 +154,8 @@ rule captioning_evaluate:
         f"{RESULTS}/logs/captioning/{{target}}/evaluate.log",
     benchmark:
         f"{RESULTS}/benchmarks/captioning/{{target}}/evaluate.tsv"
+    group:
+        "captioning"
     conda:
         "../envs/brainencode.yaml"
     shell:
@@ -176,6 +184,8 @@ rule captioning_gallery:
         ),
     log:
         f"{RESULTS}/logs/captioning/{{target}}/gallery.log",
+    group:
+        "captioning"
     conda:
         "../envs/brainencode.yaml"
     shell:

@@ -45,6 +45,8 @@ rule encode:
         f"{RESULTS}/logs/encode/{{subject}}/{{model}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/gather_encoding/{{subject}}/{{model}}.tsv"
+    group:
+        "subject_summary"
     conda:
         "../envs/brainencode.yaml"
     shell:
@@ -68,6 +70,8 @@ rule gather_scores:
         f"{RESULTS}/logs/gather_scores/{{subject}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/gather_scores/{{subject}}.tsv"
+    group:
+        "subject_summary"
     conda:
         "../envs/brainencode.yaml"
     shell:

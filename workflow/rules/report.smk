@@ -24,6 +24,8 @@ rule figures:
         f"{RESULTS}/logs/figures/{{subject}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/figures/{{subject}}.tsv"
+    group:
+        "subject_summary"
     conda:
         "../envs/brainencode.yaml"
     shell:
