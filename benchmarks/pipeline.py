@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +36,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from load import snakemake  # noqa: E402  (the sibling benchmark's Snakemake runner)
-from ridge import ridge_flops  # noqa: E402
+from ridge import matmul_gflops, ridge_flops  # noqa: E402
 
 BASE = {"stimuli": 500, "targets": 5000, "layers": 4, "models": 1}
 AXES = {"stimuli": [500, 1000, 2000, 4000, 8000], "targets": [5000, 20000, 50000, 200000],
@@ -123,22 +122,6 @@ def projected(axes: dict, runs: dict, base: dict, stage: str) -> float:
 
 def key_of(size: dict) -> tuple:
     return tuple(size.values())
-
-
-def matmul_gflops(device: str) -> float:
-    import torch
-
-    a, b = torch.randn(4096, 4096, device=device), torch.randn(4096, 4096, device=device)
-    for _ in range(2):
-        a @ b
-    if device == "cuda":
-        torch.cuda.synchronize()
-    start, repeats = time.perf_counter(), 20 if device == "cuda" else 4
-    for _ in range(repeats):
-        a @ b
-    if device == "cuda":
-        torch.cuda.synchronize()
-    return repeats * 2 * 4096**3 / (time.perf_counter() - start) / 1e9
 
 
 def encoding_flops(size: dict) -> float:
