@@ -98,15 +98,23 @@ def job_memory(log: str) -> dict[str, int]:
     return asked
 
 
-def per_rule(results: Path, asked: dict[str, int]) -> pd.DataFrame:
+def job_benchmarks(results: Path) -> pd.DataFrame:
+    """One row per benchmarked job: its rule (the benchmark folder), file, wall and CPU
+    seconds and peak RSS (MB), from the last line of its Snakemake benchmark file."""
     rows = []
     for path in sorted((results / "benchmarks").rglob("*.tsv")):
         bench = pd.read_csv(path, sep="\t").iloc[-1]
-        mem_mb = asked.get(str(path)) or asked.get(os.path.relpath(path, REPO))
-        rule = path.relative_to(results / "benchmarks").parts[0].removesuffix(".tsv")
-        rows.append({"rule": rule, "s": bench["s"], "max_rss_mb": bench["max_rss"],
-                     "mem_mb": mem_mb, "ratio": bench["max_rss"] / mem_mb if mem_mb else None})
-    table = pd.DataFrame(rows)
+        rows.append({"rule": path.relative_to(results / "benchmarks").parts[0].removesuffix(".tsv"),
+                     "path": path, "s": bench["s"], "cpu_s": bench["cpu_time"],
+                     "max_rss_mb": bench["max_rss"]})
+    return pd.DataFrame(rows)
+
+
+def per_rule(results: Path, asked: dict[str, int]) -> pd.DataFrame:
+    table = job_benchmarks(results)
+    table["mem_mb"] = np.array([asked.get(str(path)) or asked.get(os.path.relpath(path, REPO))
+                                for path in table["path"]], dtype=float)  # None: NaN
+    table["ratio"] = table["max_rss_mb"] / table["mem_mb"]
     return table.groupby("rule").agg(jobs=("s", "size"), s_sum=("s", "sum"), s_max=("s", "max"),
                                      max_rss_mb=("max_rss_mb", "max"),
                                      mem_mb_min=("mem_mb", "min"), worst_ratio=("ratio", "max"))

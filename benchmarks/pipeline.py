@@ -35,7 +35,7 @@ import pandas as pd
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from load import snakemake  # noqa: E402  (the sibling benchmark's Snakemake runner)
+from load import job_benchmarks, snakemake  # noqa: E402  (the sibling load benchmark)
 from ridge import matmul_gflops, ridge_flops  # noqa: E402
 
 BASE = {"stimuli": 500, "targets": 5000, "layers": 4, "models": 1}
@@ -79,13 +79,9 @@ def point_config(root: Path, size: dict) -> Path:
 
 def stage_costs(results: Path) -> pd.DataFrame:
     """Per rule: jobs, summed wall and CPU seconds, largest peak RSS (MB)."""
-    rows = []
-    for path in sorted((results / "benchmarks").rglob("*.tsv")):
-        bench = pd.read_csv(path, sep="\t").iloc[-1]
-        rows.append({"stage": path.relative_to(results / "benchmarks").parts[0],
-                     "s": bench["s"], "cpu_s": bench["cpu_time"], "rss_mb": bench["max_rss"]})
-    return pd.DataFrame(rows).groupby("stage").agg(
-        jobs=("s", "size"), s=("s", "sum"), cpu_s=("cpu_s", "sum"), rss_mb=("rss_mb", "max"))
+    return job_benchmarks(results).groupby("rule").agg(
+        jobs=("s", "size"), s=("s", "sum"), cpu_s=("cpu_s", "sum"),
+        rss_mb=("max_rss_mb", "max")).rename_axis("stage")
 
 
 def run_point(root: Path, size: dict, cores: int) -> pd.DataFrame:
