@@ -23,6 +23,8 @@ from brainencode.encoders.metrics import r2_score
 from brainencode.errors import BrainencodeError
 
 DEFAULT_ALPHAS = tuple(np.logspace(-2, 6, 20))
+STACK_ROWS = 512  # validation rows of the alphas that share one GEMM
+SSE_COLUMNS = 512  # targets per block of those stacked predictions
 
 
 def resolve_device(device: str) -> torch.device:
@@ -121,8 +123,13 @@ def cv_sse(bases: list[FoldBasis], Y: torch.Tensor, alphas: torch.Tensor,
            fit_intercept: bool) -> torch.Tensor:
     """Summed (weighted) squared validation error over folds, [n_alphas, n_targets] (float64).
 
-    One GEMM per fold and alpha, with the subtraction fused into it (addmm), so the cost is
-    the GEMM-bound minimum of the method.
+    Per fold, the validation predictions of several alphas come from one GEMM when the fold's
+    validation rows are few (a demo fold has 32): their scaled bases stacked as rows
+    ([k * n_val, rank], k * n_val up to ``STACK_ROWS``) times U^T Y, ``SSE_COLUMNS`` targets
+    at a time so that the block's residuals are squared and summed while still in cache (a
+    demo-sized fit, 200 x 192 x 15000, takes 0.36 s instead of 0.55). A fold of
+    ``STACK_ROWS`` rows or more gets one GEMM per alpha over all targets, the faster there.
+    The flops are those of one product per alpha.
     """
     sse = torch.zeros(len(alphas), Y.shape[1], dtype=torch.float64, device=Y.device)
     for fold in bases:
@@ -132,9 +139,18 @@ def cv_sse(bases: list[FoldBasis], Y: torch.Tensor, alphas: torch.Tensor,
         if fold.weights is not None:
             Ytr, Yval = scale_rows(Ytr, fold.weights.sqrt()), scale_rows(Yval, fold.val_scale)
         UtY = fold.U.T @ Ytr
-        for a, alpha in enumerate(alphas):
-            residual = torch.addmm(Yval, fold.A * (fold.s / (fold.s**2 + alpha)), UtY, alpha=-1)
-            sse[a] += residual.square_().sum(0)
+        n_val, rank = fold.A.shape
+        factors = fold.s / (fold.s**2 + alphas[:, None].to(fold.s.dtype))  # [n_alphas, rank]
+        k = max(1, STACK_ROWS // n_val)
+        columns = SSE_COLUMNS if k > 1 else Y.shape[1]
+        for first in range(0, len(alphas), k):
+            some = slice(first, first + k)
+            stacked = (fold.A[None] * factors[some, None, :]).reshape(-1, rank)
+            for start in range(0, Y.shape[1], columns):
+                block = slice(start, start + columns)
+                predicted = stacked @ UtY[:, block]
+                residual = predicted.view(-1, n_val, predicted.shape[1]).sub_(Yval[:, block])
+                sse[some, block] += residual.square_().sum(1)
     return sse
 
 
