@@ -128,7 +128,8 @@ def cv_sse(bases: list[FoldBasis], Y: torch.Tensor, alphas: torch.Tensor,
     ([k * n_val, rank], k * n_val up to ``STACK_ROWS``) times U^T Y, ``SSE_COLUMNS`` targets
     at a time so that the block's residuals are squared and summed while still in cache (a
     demo-sized fit, 200 x 192 x 15000, takes 0.36 s instead of 0.55). A fold of
-    ``STACK_ROWS`` rows or more gets one GEMM per alpha over all targets, the faster there.
+    ``STACK_ROWS`` rows or more gets one GEMM per alpha over all targets, which is faster
+    at that size.
     The flops are those of one product per alpha.
     """
     sse = torch.zeros(len(alphas), Y.shape[1], dtype=torch.float64, device=Y.device)
@@ -146,8 +147,7 @@ def cv_sse(bases: list[FoldBasis], Y: torch.Tensor, alphas: torch.Tensor,
         for first in range(0, len(alphas), k):
             some = slice(first, first + k)
             stacked = (fold.A[None] * factors[some, None, :]).reshape(-1, rank)
-            for start in range(0, Y.shape[1], columns):
-                block = slice(start, start + columns)
+            for block in target_chunks(Y.shape[1], columns):
                 predicted = stacked @ UtY[:, block]
                 residual = predicted.view(-1, n_val, predicted.shape[1]).sub_(Yval[:, block])
                 sse[some, block] += residual.square_().sum(1)
