@@ -117,6 +117,39 @@ def test_permutation_p_finds_signal_and_not_noise():
     assert abs(null["identification"][0] - 0.5) < 0.05
 
 
+def test_2v2_null_on_drawn_pairs_against_the_definition():
+    """Folds with more pairs than the bound test 2V2 on drawn pairs: each permutation's value
+    is the definition's, pair by pair on the permuted fold; the drawn pairs' 2V2 estimates
+    the full one; signal still reaches the smallest p and noise does not; folds within the
+    bound keep every pair (the p-values of no bound)."""
+    rng = np.random.default_rng(7)
+    true = rng.standard_normal((300, 20))
+    m = identification.FoldMatrices.of(0.3 * true + rng.standard_normal((300, 20)), true)
+    pairs = identification.draw_null_pairs(300, 500, rng)
+    assert identification.draw_null_pairs(300, 300 * 299 // 2, rng) is None
+    first, second = pairs
+    assert len(first) == 500 and np.all(first != second) and second.max() < 300
+    orders = np.vstack([np.arange(300), [rng.permutation(300) for _ in range(5)]])
+    for order, value in zip(orders, m.pair_two_vs_two(orders, pairs), strict=True):
+        d = m.distance[order]  # [decoded given to stimulus i, true j]
+        swapped = d[first, second] + d[second, first] - d[first, first] - d[second, second]
+        assert value == pytest.approx(np.mean((swapped > 0) + 0.5 * (swapped == 0)))
+    full = identification.SCORES["2v2"](m)
+    drawn = m.pair_two_vs_two(orders[:1], identification.draw_null_pairs(300, 20000, rng))[0]
+    assert abs(drawn - full) < 4 * 0.5 / np.sqrt(20000)
+
+    signal = [identification.FoldMatrices.of(t + rng.standard_normal(t.shape), t)
+              for t in (rng.standard_normal((80, 30)) for _ in range(3))]
+    noise = [identification.FoldMatrices.of(rng.standard_normal(t.shape), t)
+             for t in (rng.standard_normal((80, 30)) for _ in range(3))]
+    strong = identification.decoding_scores(signal, 200, seed=0, null_pairs=1000)
+    assert strong["2v2"] == identification.decoding_scores(signal, 200, seed=0)["2v2"][:1] + (
+        pytest.approx(1 / 201),)
+    assert identification.decoding_scores(noise, 200, seed=0, null_pairs=1000)["2v2"][1] > 0.01
+    assert (identification.decoding_scores(noise, 200, seed=0, null_pairs=80 * 79 // 2)
+            == identification.decoding_scores(noise, 200, seed=0))
+
+
 def test_srm_recovers_a_shared_response_and_procrustes_adapters():
     """Noiseless subjects X_i = S W_i^T (orthonormal W_i, different voxel counts): SRM
     reconstructs every subject, and a new subject's adapter is the orthonormal polar factor of
@@ -189,7 +222,7 @@ def test_decoding_finds_the_layer_in_the_driven_roi_only(latent_subjects):
     root, paths, _ = latent_subjects
     decoding = {"targets": [{"roi": "A", "model": "net", "layer": "layer1"},
                             {"roi": "B", "model": "net", "layer": "layer1"}],
-                "n_permutations": 200}
+                "n_permutations": 200, "two_vs_two_null_pairs": 100000}
     decode_subject(responses=paths[0], features=[root / "features" / "net"],
                    decoding=decoding, encoding=ENCODING, out_dir=root / "out",
                    stimuli=root / "stimuli.tsv")

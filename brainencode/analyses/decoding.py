@@ -103,7 +103,8 @@ def decode_subject(*, responses: Path, features: list[Path], decoding: dict, enc
             seed, groups=groups, device=encoding["device"], dual=X.shape[1] > n_train)
         pairs = per_fold_standardized(Y, prediction, folds)
         matrices = [identification.FoldMatrices.of(d, t) for d, t in pairs]
-        scores = identification.decoding_scores(matrices, n_permutations, seed)
+        scores = identification.decoding_scores(matrices, n_permutations, seed,
+                                                decoding["two_vs_two_null_pairs"])
         chance = identification.chance_levels([len(f) for f in folds])
         key = {"subject": data.subject, "roi": target.get("roi", "all"),
                "model": target["model"], "layer": target["layer"]}

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import rankdata
 
-from brainencode.encoders.metrics import two_vs_two_from_distances
+from brainencode.encoders.metrics import correct_pairs, two_vs_two_from_distances
 
 
 def _unit_rows(a: np.ndarray) -> np.ndarray:
@@ -29,6 +29,10 @@ def _unit_columns(a: np.ndarray) -> np.ndarray:
     a = a - a.mean(0)
     with np.errstate(invalid="ignore", divide="ignore"):
         return a / np.linalg.norm(a, axis=0)
+
+
+Pairs = tuple[np.ndarray, np.ndarray]
+"""Pairs of stimuli (i, j), i != j, as two index arrays."""
 
 
 @dataclass
@@ -51,7 +55,8 @@ class FoldMatrices:
         dimension = _unit_columns(decoded) @ _unit_columns(true).T / decoded.shape[1]
         return cls(_unit_rows(decoded) @ _unit_rows(true).T, distance, dimension)
 
-    def permuted_scores(self, orders: np.ndarray) -> dict[str, np.ndarray]:
+    def permuted_scores(self, orders: np.ndarray, pairs: Pairs | None = None
+                        ) -> dict[str, np.ndarray]:
         """Every score of SCORES after each permutation (the rows of ``orders``): decoded
         vector order[i] given to stimulus i, the matrices' rows permuted, without forming the
         permuted matrices where a score allows.
@@ -60,8 +65,8 @@ class FoldMatrices:
         correlation[order[i], i] and its competitors are the rest of row order[i]. So each
         entry's rank within its row, computed once (n^2 log n), gives every permutation's
         identification and top-k accuracy in O(n), and the trace of ``dimension`` is a gather
-        too. 2V2 compares every pair of stimuli and stays O(n^2) per permutation; a score
-        without a shortcut here is computed on each permuted fold.
+        too. 2V2 compares every pair of stimuli, O(n^2) per permutation, or only ``pairs``
+        (pair_two_vs_two); a score without a shortcut here is computed on each permuted fold.
         """
         n = len(self.correlation)
         below, rank = _row_ranks(self.correlation)
@@ -70,13 +75,41 @@ class FoldMatrices:
                   "dimension_r": self.dimension[orders, columns].sum(1)}
         for k in (1, 5):
             scores[f"top{k}"] = np.mean(rank[orders, columns] < k, axis=1)
-        scores["2v2"] = np.array([two_vs_two_from_distances(self.distance[order])
-                                  for order in orders])
+        scores["2v2"] = (np.array([two_vs_two_from_distances(self.distance[order])
+                                   for order in orders]) if pairs is None
+                         else self.pair_two_vs_two(orders, pairs))
         for name, score in SCORES.items():
             if name not in scores:  # a score without a shortcut: each permuted fold rescored
                 scores[name] = np.array([score(FoldMatrices(
                     self.correlation[o], self.distance[o], self.dimension[o])) for o in orders])
         return {name: scores[name] for name in SCORES}
+
+    def pair_two_vs_two(self, orders: np.ndarray, pairs: Pairs) -> np.ndarray:
+        """2V2 over ``pairs`` only, after each permutation: pair (i, j) is correct when
+        distance[order[i], i] + distance[order[j], j] < distance[order[i], j] +
+        distance[order[j], i], ties one half (metrics.two_vs_two); four gathers per pair."""
+        first, second = pairs
+        n, flat = len(self.distance), self.distance.ravel()
+        values = np.empty(len(orders))
+        for k, order in enumerate(orders):
+            row_first, row_second = order[first] * n, order[second] * n
+            swapped_minus_matched = flat.take(row_first + second)
+            swapped_minus_matched += flat.take(row_second + first)
+            swapped_minus_matched -= flat.take(row_first + first)
+            swapped_minus_matched -= flat.take(row_second + second)
+            values[k] = correct_pairs(swapped_minus_matched) / len(first)
+        return values
+
+
+def draw_null_pairs(n: int, limit: int, rng: np.random.Generator) -> Pairs | None:
+    """The pairs of a fold's n stimuli whose 2V2 its permutation test compares: None (every
+    pair) when there are at most ``limit``, else ``limit`` pairs drawn uniformly at random
+    (with replacement) from the n (n - 1) / 2."""
+    if n * (n - 1) // 2 <= limit:
+        return None
+    first = rng.integers(n, size=limit)
+    second = rng.integers(n - 1, size=limit)
+    return first, second + (second >= first)
 
 
 def _row_ranks(correlation: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -134,19 +167,34 @@ def chance_levels(fold_sizes: list[int]) -> dict[str, float]:
             "top5": float(np.mean([retrieval_chance(n, 5) for n in fold_sizes]))}
 
 
-def decoding_scores(folds: list[FoldMatrices], n_permutations: int, seed: int
-                    ) -> dict[str, tuple[float, float]]:
+def decoding_scores(folds: list[FoldMatrices], n_permutations: int, seed: int,
+                    null_pairs: int | None = None) -> dict[str, tuple[float, float]]:
     """Per score: the value averaged over test folds and its one-sided permutation p,
     (1 + #{null >= observed}) / (1 + n_permutations) (Phipson & Smyth 2010), the decoded
-    vectors permuted within each fold, the same permutations for every score."""
+    vectors permuted within each fold, the same permutations for every score.
+
+    2V2's null costs O(n^2) per permutation of a fold of n stimuli. A fold with more than
+    ``null_pairs`` pairs (None: no bound) tests it on that many pairs drawn at random
+    (draw_null_pairs, seeded by ``seed`` and the fold), O(null_pairs) per permutation: the
+    observed value the p compares with is the 2V2 of the same pairs, so the test stays exact
+    (a permutation test is valid for any fixed statistic of the permuted fold). The value
+    reported still compares every pair.
+    """
     rng = np.random.default_rng(seed)
     observed = {name: np.mean([score(m) for m in folds]) for name, score in SCORES.items()}
-    null = {name: np.zeros(n_permutations) for name in SCORES}
-    for m in folds:
-        orders = np.stack([rng.permutation(len(m.correlation)) for _ in range(n_permutations)])
-        for name, values in m.permuted_scores(orders).items():
+    tested = dict(observed)  # what each null is compared with
+    tested_2v2, null = [], {name: np.zeros(n_permutations) for name in SCORES}
+    for k, m in enumerate(folds):
+        n = len(m.correlation)
+        orders = np.stack([rng.permutation(n) for _ in range(n_permutations)])
+        pairs = (None if null_pairs is None
+                 else draw_null_pairs(n, null_pairs, np.random.default_rng([seed, k])))
+        tested_2v2.append(SCORES["2v2"](m) if pairs is None
+                          else m.pair_two_vs_two(np.arange(n)[None], pairs)[0])
+        for name, values in m.permuted_scores(orders, pairs).items():
             null[name] += values / len(folds)
+    tested["2v2"] = np.mean(tested_2v2)
     return {name: (float(observed[name]),
-                   float((1 + np.sum(null[name] >= observed[name] - 1e-12))
+                   float((1 + np.sum(null[name] >= tested[name] - 1e-12))
                          / (1 + n_permutations)))
             for name in SCORES}

@@ -80,10 +80,11 @@ def two_vs_two_from_distances(distance: np.ndarray) -> float:
     difference = distance + distance.T
     difference -= matched[:, None] + matched[None, :]
     n = len(distance)
-    return float((_correct(difference) - _correct(np.diag(difference))) / (n * (n - 1)))
+    return float((correct_pairs(difference) - correct_pairs(np.diag(difference)))
+                 / (n * (n - 1)))
 
 
-def _correct(difference: np.ndarray) -> float:
+def correct_pairs(difference: np.ndarray) -> float:
     """Pairs whose matched distances are smaller, ties one half."""
     return np.count_nonzero(difference > 0) + 0.5 * np.count_nonzero(difference == 0)
 
