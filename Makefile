@@ -51,7 +51,7 @@ browser:
 	else echo "not root with apt-get: install $(BROWSER_PACKAGES) yourself for the report's browser test"; fi
 
 test: $(BIN)/brainencode browser
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=10
 
 lint: $(BIN)/brainencode
 	$(BIN)/ruff check .
