@@ -25,9 +25,11 @@ import numpy as np
 
 ALPHAS = np.logspace(-2, 6, 20)
 FOLDS = 5
+N_TEST = 1000  # held-out rows (same weights) on which both fits' r are compared
 
 
 def make_data(n: int, p: int, t: int, spaces: int = 1, seed: int = 0):
+    """X [n, p * spaces] and Y [n, t] = X W (a signal-to-noise ratio per target) + noise."""
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((n, p * spaces), dtype=np.float32)
     Y = np.empty((n, t), dtype=np.float32)
@@ -47,7 +49,8 @@ def child(which: str, n: int, p: int, t: int, n_gammas: int) -> None:
 
     torch.set_num_threads(torch.get_num_threads())
     banded = which.endswith("banded")
-    X, Y = make_data(n, p, t, spaces=2 if banded else 1)
+    X, Y = make_data(n + N_TEST, p, t, spaces=2 if banded else 1)
+    (X, X_test), (Y, Y_test) = np.split(X, [n]), np.split(Y, [n])
     gammas = np.random.default_rng(0).dirichlet([1.0, 1.0], max(n_gammas, 1))
     gammas[0] = 0.5
     cv = KFold(FOLDS)
@@ -83,10 +86,11 @@ def child(which: str, n: int, p: int, t: int, n_gammas: int) -> None:
             chosen = model.deltas_
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    r = pearson_columns(np.asarray(model.predict(X_test)), Y_test)
     best_cv = np.asarray(model.cv_scores_, dtype=np.float64)
     best_cv = best_cv.max(0) if best_cv.ndim == 2 else best_cv
     np.savez(f"/tmp/benchmark-ridge-{which}.npz", chosen=np.asarray(chosen, dtype=np.float64),
-             best_cv=best_cv)
+             best_cv=best_cv, r=r)
     print(json.dumps({"seconds": seconds, "peak_mb": peak, "data_mb": rss_data}))
 
 
@@ -95,7 +99,14 @@ def run_child(which: str, n: int, p: int, t: int, n_gammas: int) -> dict:
                           str(n_gammas)], check=True, capture_output=True, text=True)
     result = json.loads(out.stdout.strip().splitlines()[-1])
     saved = np.load(f"/tmp/benchmark-ridge-{which}.npz")
-    return result | {"chosen": saved["chosen"], "best_cv": saved["best_cv"]}
+    return result | {key: saved[key] for key in ("chosen", "best_cv", "r")}
+
+
+def pearson_columns(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pearson r of each column of a with the same column of b (float64)."""
+    a = a - a.mean(0)
+    b = b - b.mean(0)
+    return (a * b).sum(0) / np.sqrt((a * a).sum(0) * (b * b).sum(0))
 
 
 def matmul_gflops(device: str = "cpu") -> float:
@@ -129,13 +140,16 @@ def report(name: str, ours: dict, theirs: dict, same_tol: float) -> None:
     same = np.isclose(ours["chosen"], theirs["chosen"], rtol=same_tol)
     same = same.all(0) if same.ndim == 2 else same
     gap = np.abs(ours["best_cv"] - theirs["best_cv"]) / np.abs(theirs["best_cv"])
+    delta_r = np.abs(ours["r"] - theirs["r"])
     print(f"{name}: ours {ours['seconds']:.1f} s, {ours['peak_mb']:.0f} MB peak RSS "
           f"(data alone {ours['data_mb']:.0f} MB) | himalaya {theirs['seconds']:.1f} s, "
           f"{theirs['peak_mb']:.0f} MB | speed-up x{theirs['seconds'] / ours['seconds']:.1f} | "
-          f"same hyperparameters for {same.mean():.2%} of targets")
+          f"same hyperparameters for {same.mean():.2%} of targets | held-out r "
+          f"(n = {N_TEST}) differs by at most {delta_r.max():.1e}")
     if not same.all():
         print(f"  where they differ, the best CV losses differ by at most {gap[~same].max():.1e} "
-              f"(relative; median over all targets {np.median(gap):.1e})")
+              f"(relative; median over all targets {np.median(gap):.1e}); where they agree, "
+              f"held-out r differs by at most {delta_r[same].max():.1e}")
 
 
 def main() -> None:

@@ -82,6 +82,19 @@ def scale_rows(A: torch.Tensor, sqrt_weights: torch.Tensor | None) -> torch.Tens
     return A if sqrt_weights is None else A * sqrt_weights[:, None]
 
 
+def row_runs(rows: torch.Tensor, most: int = 4) -> list[tuple[slice, slice]] | None:
+    """``rows`` as at most ``most`` runs of consecutive row numbers, each as (its positions in
+    ``rows``, the rows it covers), so that those rows are read as views instead of gathered
+    (an unshuffled KFold's training rows are one or two runs); None when they are more."""
+    index = rows.cpu().numpy()
+    breaks = np.flatnonzero(np.diff(index) != 1) + 1
+    if index.size == 0 or len(breaks) >= most:
+        return None
+    edges = [0, *breaks.tolist(), index.size]
+    return [(slice(a, b), slice(int(index[a]), int(index[b - 1]) + 1))
+            for a, b in zip(edges[:-1], edges[1:], strict=False)]
+
+
 @dataclass
 class FoldBasis:
     """One inner fold, diagonalized once: validation predictions for any alpha and target are
@@ -98,6 +111,36 @@ class FoldBasis:
     A: torch.Tensor  # centred (and row-scaled) validation features @ V
     weights: torch.Tensor | None = None  # of the training rows
     val_scale: torch.Tensor | None = None  # sqrt of the validation rows' weights
+
+    def __post_init__(self):
+        self.train_runs = row_runs(self.train)
+        self.val_runs = row_runs(self.val, most=1)
+
+    def train_product(self, Y: torch.Tensor, fit_intercept: bool
+                      ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """U^T Y_train (rows scaled by sqrt(w)), and Y_train's (weighted) column means when
+        there is an intercept. Without weights the training rows are read run by run, as
+        views, and the product is accumulated over the runs."""
+        if self.weights is not None or self.train_runs is None:
+            Ytr = Y[self.train]
+            mean = weighted_mean(Ytr, self.weights) if fit_intercept else None
+            sqrt_w = None if self.weights is None else self.weights.sqrt()
+            return self.U.T @ scale_rows(Ytr, sqrt_w), mean
+        UtY = torch.zeros(self.U.shape[1], Y.shape[1], dtype=Y.dtype, device=Y.device)
+        total = torch.zeros_like(Y[0]) if fit_intercept else None
+        for positions, rows in self.train_runs:
+            UtY.addmm_(self.U[positions].T, Y[rows])
+            if fit_intercept:
+                total += Y[rows].sum(0)
+        return UtY, None if total is None else total / len(self.train)
+
+    def validation_targets(self, Y: torch.Tensor, mean: torch.Tensor | None) -> torch.Tensor:
+        """Y_val, centred on the training mean and row-scaled like A (a view of Y when the
+        validation rows are one run and nothing changes them)."""
+        Yval = Y[self.val_runs[0][1]] if self.val_runs else Y[self.val]
+        if mean is not None:
+            Yval = Yval - mean
+        return scale_rows(Yval, self.val_scale)
 
 
 def fold_bases(X: torch.Tensor, splits: list[tuple[np.ndarray, np.ndarray]],
@@ -125,32 +168,31 @@ def cv_sse(bases: list[FoldBasis], Y: torch.Tensor, alphas: torch.Tensor,
 
     Per fold, the validation predictions of several alphas come from one GEMM when the fold's
     validation rows are few (a demo fold has 32): their scaled bases stacked as rows
-    ([k * n_val, rank], k * n_val up to ``STACK_ROWS``) times U^T Y, ``SSE_COLUMNS`` targets
-    at a time so that the block's residuals are squared and summed while still in cache (a
-    demo-sized fit, 200 x 192 x 15000, takes 0.36 s instead of 0.55). A fold of
-    ``STACK_ROWS`` rows or more gets one GEMM per alpha over all targets, which is faster
-    at that size.
-    The flops are those of one product per alpha.
+    ([k * n_val, rank], k * n_val up to ``STACK_ROWS``) times U^T Y. A fold with more rows
+    gets one GEMM per alpha, whose residual comes out of the GEMM itself (addmm with beta -1).
+    Either way ``SSE_COLUMNS`` targets go at a time, so that the block's residuals are
+    squared and summed while still in cache (a demo-sized fit, 200 x 192 x 15000, takes
+    0.36 s instead of 0.55). The flops are those of one product per alpha.
     """
     sse = torch.zeros(len(alphas), Y.shape[1], dtype=torch.float64, device=Y.device)
     for fold in bases:
-        Ytr, Yval = Y[fold.train], Y[fold.val]
-        if fit_intercept:
-            Yval = Yval - weighted_mean(Ytr, fold.weights)
-        if fold.weights is not None:
-            Ytr, Yval = scale_rows(Ytr, fold.weights.sqrt()), scale_rows(Yval, fold.val_scale)
-        UtY = fold.U.T @ Ytr
+        UtY, mean = fold.train_product(Y, fit_intercept)
+        Yval = fold.validation_targets(Y, mean)
         n_val, rank = fold.A.shape
         factors = fold.s / (fold.s**2 + alphas[:, None].to(fold.s.dtype))  # [n_alphas, rank]
         k = max(1, STACK_ROWS // n_val)
-        columns = SSE_COLUMNS if k > 1 else Y.shape[1]
         for first in range(0, len(alphas), k):
             some = slice(first, first + k)
             stacked = (fold.A[None] * factors[some, None, :]).reshape(-1, rank)
-            for block in target_chunks(Y.shape[1], columns):
-                predicted = stacked @ UtY[:, block]
-                residual = predicted.view(-1, n_val, predicted.shape[1]).sub_(Yval[:, block])
-                sse[some, block] += residual.square_().sum(1)
+            for block in target_chunks(Y.shape[1], SSE_COLUMNS):
+                if k == 1:
+                    residual = torch.addmm(Yval[:, block], stacked, UtY[:, block], beta=-1)
+                    sse[first, block] += residual.square_().sum(0)
+                else:
+                    predicted = stacked @ UtY[:, block]
+                    residual = predicted.view(-1, n_val, predicted.shape[1]
+                                              ).sub_(Yval[:, block])
+                    sse[some, block] += residual.square_().sum(1)
     return sse
 
 
