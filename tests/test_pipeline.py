@@ -400,7 +400,10 @@ def test_demo_outputs_equal_those_recorded(demo):
     """scores.tsv, the captioning summaries and the figure set of the demo, as recorded on
     2026-12-01 (before the restructuring of issue 17; scores re-recorded after the metrics of
     issue 20, which moved no demo value by more than 2e-7 and added the note column; captioning
-    re-recorded with SmolLM2 as the describer, issue 18). The rows that the LLM's text decides
+    re-recorded with SmolLM2 as the describer, issue 18; scores re-recorded on 2026-12-03 when
+    RidgeCV began to read its training rows as views, issue 23: the changed float32 summation
+    order moved five 2V2 values of sub-01's noise voxels by one or two of 3900 pairs, and no
+    other value by more than 6e-7). The rows that the LLM's text decides
     (its captions, and the same shuffled) are held to 0.05: greedy decoding on another CPU may
     round one logit differently and pick another token; the others (but their p against the
     LLM's captions) to 1e-5."""

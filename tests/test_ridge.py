@@ -6,11 +6,13 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 from sklearn.linear_model import Ridge
 from sklearn.model_selection import GroupKFold, KFold
 
 from brainencode.encoders import RidgeCV
 from brainencode.encoders.metrics import pearson_r
+from brainencode.encoders.ridge import row_runs
 from brainencode.errors import BrainencodeError
 
 ALPHAS = np.logspace(-2, 6, 20)
@@ -59,6 +61,25 @@ def test_alphas_and_scores_agree_with_himalaya(n, p):
     r_ours = pearson_r(Y_test, ours.predict(X_test))
     r_theirs = pearson_r(Y_test, theirs.predict(X_test.astype(np.float64)))
     assert np.max(np.abs(r_ours - r_theirs)[same]) < 1e-4
+
+
+@pytest.mark.parametrize("n", [300, 2600], ids=["stacked alphas", "one GEMM an alpha"])
+def test_training_rows_read_as_views_equal_the_gathered_ones(n):
+    """KFold's rows are read as views, run by run (ridge.row_runs); the same folds with their
+    rows listed in another order are gathered. Both give the same fit, for folds of few
+    validation rows (alphas stacked) and of more than STACK_ROWS (residuals from addmm)."""
+    X, Y = _problem(n, 40, 600)  # 600 targets: more than one block of SSE_COLUMNS
+    rng = np.random.default_rng(0)
+    splits = list(KFold(5).split(X))
+    shuffled = [(rng.permutation(train), rng.permutation(val)) for train, val in splits]
+    middle = torch.as_tensor(splits[2][0])
+    assert [rows for _, rows in row_runs(middle)] == [slice(0, 2 * n // 5), slice(3 * n // 5, n)]
+    assert row_runs(torch.as_tensor(shuffled[2][0])) is None
+    views = RidgeCV(alphas=ALPHAS, cv=splits, device="cpu").fit(X, Y)
+    gathered = RidgeCV(alphas=ALPHAS, cv=shuffled, device="cpu").fit(X, Y)
+    np.testing.assert_array_equal(views.alphas_, gathered.alphas_)
+    np.testing.assert_allclose(views.cv_scores_, gathered.cv_scores_, rtol=1e-5)
+    np.testing.assert_allclose(views.coef_, gathered.coef_, rtol=1e-4, atol=1e-6)
 
 
 def test_strong_signal_gets_smaller_alpha_than_noise():
