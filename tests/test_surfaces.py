@@ -220,6 +220,11 @@ def test_nsd_fsaverage_mgh_betas(tmp_path):
     assert responses.data.shape == (10, 2 * N3) and responses.repeats.shape[0] >= 2
     assert responses.attrs["mesh"] == "fsaverage3"
     assert np.mean([np.corrcoef(responses.data[i], pattern[i])[0, 1] for i in range(10)]) > 0.9
+    # written a block of vertices at a time (TargetBlocks), the same data and repeats
+    assert responses_via_cli(tmp_path, dataset, stimuli=stimuli)[0] == 0
+    written = read_responses(tmp_path / "sub-01.h5")
+    np.testing.assert_array_equal(written.data, responses.data)
+    np.testing.assert_array_equal(written.repeats, responses.repeats)
 
 
 def test_annot_and_mgz_labels(tmp_path):

@@ -60,28 +60,31 @@ def check_nifti(path: Path) -> list[str]:
 
 def target_problems(data: np.ndarray, path: str | Path, field: str = "data") -> list[str]:
     """NaN/infinite or constant columns of a [n_samples, n_targets] array."""
+    return flag_problems(*column_flags(data), path, field)
+
+
+def column_flags(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per column of [n_samples, n_targets]: has NaN/inf; finite but constant."""
     finite = np.isfinite(data).all(axis=0)
-    problems = []
-    if not finite.all():
-        problems.append(f"{path}: {field}: expected finite responses, {int((~finite).sum())} "
-                        f"targets have NaN or infinite values (first: target "
-                        f"{int(np.flatnonzero(~finite)[0])}); set dataset.invalid_targets: drop "
-                        "to leave them out")
     with np.errstate(invalid="ignore"):
-        constant = finite & (np.nanstd(data, axis=0) == 0)
+        return ~finite, finite & (np.nanstd(data, axis=0) == 0)
+
+
+def flag_problems(nonfinite: np.ndarray, constant: np.ndarray, path: str | Path,
+                  field: str = "data") -> list[str]:
+    """One line each for the NaN/infinite and the constant targets of :func:`column_flags`."""
+    problems = []
+    if nonfinite.any():
+        problems.append(f"{path}: {field}: expected finite responses, {int(nonfinite.sum())} "
+                        f"targets have NaN or infinite values (first: target "
+                        f"{int(np.flatnonzero(nonfinite)[0])}); set dataset.invalid_targets: "
+                        "drop to leave them out")
     if constant.any():
         problems.append(f"{path}: {field}: expected responses that vary over stimuli, "
                         f"{int(constant.sum())} targets are constant (first: target "
                         f"{int(np.flatnonzero(constant)[0])}); set dataset.invalid_targets: drop "
                         "to leave them out")
     return problems
-
-
-def invalid_columns(data: np.ndarray) -> np.ndarray:
-    """Boolean mask of the targets :func:`target_problems` complains about."""
-    finite = np.isfinite(data).all(axis=0)
-    with np.errstate(invalid="ignore"):
-        return ~finite | (np.nanstd(data, axis=0) == 0)
 
 
 def check_hdf5(path: Path, responses_layout: bool = True) -> list[str]:

@@ -9,13 +9,13 @@ filled in). Loaders are imported lazily so that MNE is only loaded for iEEG data
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from brainencode.config import load_schema, validate_dataset
 from brainencode.datasets.checks import check_exists, require
 from brainencode.datasets.paths import experiment_paths
-from brainencode.datasets.responses import Responses, write_responses
+from brainencode.datasets.responses import Responses, TargetBlocks, write_responses
 from brainencode.errors import BrainencodeError
 
 
@@ -93,18 +93,26 @@ def write_stimuli(*, dataset: dict, out: Path) -> None:
     fmt.function("write_stimuli")(config, Path(out))
 
 
-def load_responses(config: dict, subject: str, stimuli: str | Path) -> Responses:
-    """One subject's responses in the canonical form, rows in the stimuli table's order."""
+def load_responses(config: dict, subject: str, stimuli: str | Path, blocks: bool = False
+                   ) -> Responses:
+    """One subject's responses in the canonical form, rows in the stimuli table's order; with
+    ``blocks``, data that its format reads a block of targets at a time stay TargetBlocks
+    (read when written), else they are read whole."""
     from brainencode.datasets.cleaning import drop_or_refuse_invalid
 
     config = validate_dataset(config)
     fmt = get_format(config)
     require(_file_problems(config))
-    responses = fmt.function("load")(config, subject, Path(stimuli))
-    return drop_or_refuse_invalid(responses, config["invalid_targets"],
-                                  source=config.get("path") or config.get("bids_root", ""))
+    responses = drop_or_refuse_invalid(
+        fmt.function("load")(config, subject, Path(stimuli)), config["invalid_targets"],
+        source=config.get("path") or config.get("bids_root", ""))
+    if isinstance(responses.data, TargetBlocks) and not blocks:
+        data, repeats = responses.data.whole()
+        return replace(responses, data=data, repeats=repeats)
+    return responses
 
 
 def write_subject_responses(*, dataset: dict, subject: str, stimuli: Path, out: Path) -> None:
-    """Read one subject's data (any dataset.format) into the responses HDF5."""
-    write_responses(out, load_responses(dataset, subject, stimuli))
+    """Read one subject's data (any dataset.format) into the responses HDF5, a block of
+    targets at a time where the format can (TargetBlocks)."""
+    write_responses(out, load_responses(dataset, subject, stimuli, blocks=True))

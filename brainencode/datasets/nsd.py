@@ -33,7 +33,7 @@ from brainencode.datasets.checks import read_nifti
 from brainencode.datasets.matfiles import field, load_mat
 from brainencode.datasets.meshes import Mesh, mesh_of_space
 from brainencode.datasets.paths import subject_path
-from brainencode.datasets.responses import Responses
+from brainencode.datasets.responses import Responses, TargetBlocks
 from brainencode.datasets.stimuli import CAPTION_SEPARATOR, read_stimuli, write_stimuli_table
 from brainencode.datasets.surface_atlases import surface_rois
 from brainencode.datasets.surface_runs import open_run
@@ -195,7 +195,8 @@ def _missing(config: dict, subject: str, stimuli: Path, ids: list[str], counts: 
 
 def load_surface(config: dict, subject: str, stimuli: Path, mesh: Mesh) -> Responses:
     """NSD's fsaverage betas: per block of vertices, every session read, scaled, z-scored and
-    its trials averaged per image (repeats kept as the volume route keeps them)."""
+    its trials averaged per image (repeats kept as the volume route keeps them); the blocks
+    are read as the responses are written (TargetBlocks), never the whole subject."""
     ids = list(read_stimuli(stimuli)["stimulus_id"])
     position = {s: i for i, s in enumerate(ids)}
     sessions = []
@@ -221,23 +222,27 @@ def load_surface(config: dict, subject: str, stimuli: Path, mesh: Mesh) -> Respo
     n_repeats = int(counts.min())
     keep_repeats = n_repeats >= 2 and config["min_repeats"] >= 2
     targets = sessions[0][0].targets
-    data = np.zeros((len(ids), targets.n_targets), np.float32)
-    repeats = (np.empty((n_repeats, len(ids), targets.n_targets), np.float32)
-               if keep_repeats else None)
-    for piece in sessions[0][0].chunks():
+    counts = counts.astype(np.float32)[:, None]
+
+    def read(piece: slice) -> tuple[np.ndarray, np.ndarray | None]:
+        width = len(range(*piece.indices(targets.n_targets)))
+        data = np.zeros((len(ids), width), np.float32)
+        repeats = np.empty((n_repeats, len(ids), width), np.float32) if keep_repeats else None
         for (run, rows), occurrence in zip(sessions, occurrences, strict=True):
             betas = _zscore(run.columns(piece) / config["betas_scale"])
             shown = rows >= 0
-            np.add.at(data, (rows[shown], piece), betas[shown])  # in trial order, as summed
+            np.add.at(data, rows[shown], betas[shown])  # in trial order, as summed
             if keep_repeats:
                 kept = shown & (occurrence < n_repeats)
-                repeats[occurrence[kept], rows[kept], piece] = betas[kept]
-        data[:, piece] /= counts.astype(np.float32)[:, None]
+                repeats[occurrence[kept], rows[kept]] = betas[kept]
+        return data / counts, repeats
+
     roi = np.full(targets.n_targets, "all")
     if "atlas" in config:
         roi = surface_rois(str(subject_path(config["atlas"], subject)), targets,
                            config.get("atlas_labels"))
-    return Responses(data=data, stimulus_ids=ids, roi=roi, subject=subject, repeats=repeats,
+    blocks = TargetBlocks(len(ids), targets.n_targets, read, n_repeats if keep_repeats else 0)
+    return Responses(data=blocks, stimulus_ids=ids, roi=roi, subject=subject,
                      **targets.fields(),
                      attrs={"modality": "fmri", "space": config["space"]}
                      | targets.responses_attrs())

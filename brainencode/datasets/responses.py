@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +19,45 @@ NUMERIC_FIELDS = {"ijk": np.int32, "xyz": np.float32, "vertex": np.int32, "run":
                   "time": np.float64}
 # one entry per target (column of data)
 TARGET_FIELDS = ("ijk", "xyz", "vertex", "channel", "window", "hemi", "structure")
+BLOCK_TARGETS = 4096  # targets a block when written (and the width of the data's HDF5 chunks)
+
+
+@dataclass(frozen=True)
+class TargetBlocks:
+    """A subject's data and repeats read a block of targets at a time, never whole: what a
+    loader returns when its files can be read that way (table .npy/.h5, NSD on a surface), so
+    that writing the responses holds one block, not the subject. ``read(targets)`` gives
+    float32 data [n_rows, len(targets)] and repeats [n_repeats, n_rows, len(targets)] (None
+    when ``n_repeats`` is 0) of the source's targets; ``keep`` (a mask over them, from
+    ``dataset.invalid_targets: drop``) leaves targets out as they are read."""
+
+    n_rows: int
+    n_source: int
+    read: Callable[[slice], tuple[np.ndarray, np.ndarray | None]]
+    n_repeats: int = 0
+    keep: np.ndarray | None = None
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.n_rows, self.n_source if self.keep is None else int(self.keep.sum())
+
+    def blocks(self, size: int = BLOCK_TARGETS
+               ) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+        """The kept targets' data and repeats, one block of source targets at a time."""
+        for start in range(0, self.n_source, size):
+            piece = slice(start, min(start + size, self.n_source))
+            data, repeats = self.read(piece)
+            if self.keep is not None:
+                kept = self.keep[piece]
+                data, repeats = data[:, kept], None if repeats is None else repeats[:, :, kept]
+            yield data, repeats
+
+    def whole(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """Every kept target at once (for callers that hold the subject anyway)."""
+        parts = list(self.blocks())
+        data = np.concatenate([d for d, _ in parts], axis=1)
+        repeats = (np.concatenate([r for _, r in parts], axis=2) if self.n_repeats else None)
+        return data, repeats
 
 
 @dataclass
@@ -33,7 +73,7 @@ class Responses:
     occurred when) from which encoding builds the TR-wise features.
     """
 
-    data: np.ndarray
+    data: np.ndarray | TargetBlocks
     stimulus_ids: list[str]
     roi: np.ndarray
     subject: str
@@ -54,16 +94,43 @@ class Responses:
     def n_targets(self) -> int:
         return self.data.shape[1]
 
+    @property
+    def n_repeats(self) -> int:
+        """Repeats kept (0: none), whether the data are held or read in blocks."""
+        if isinstance(self.data, TargetBlocks):
+            return self.data.n_repeats
+        return 0 if self.repeats is None else len(self.repeats)
+
+
+def target_blocks(responses: Responses, size: int = BLOCK_TARGETS
+                  ) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+    """(data, repeats) a block of targets at a time, the same for held and block-read data."""
+    if isinstance(responses.data, TargetBlocks):
+        yield from responses.data.blocks(size)
+        return
+    for start in range(0, responses.n_targets, size):
+        piece = slice(start, start + size)
+        yield (responses.data[:, piece],
+               None if responses.repeats is None else responses.repeats[:, :, piece])
+
 
 def write_responses(path: str | Path, responses: Responses) -> None:
-    """Write atomically (h5files.writing) so a partial file never looks complete."""
+    """Write atomically (h5files.writing) so a partial file never looks complete, a block of
+    targets at a time (TargetBlocks data are never held whole)."""
     n_stimuli, n_targets = responses.data.shape
-    chunk = (n_stimuli, min(n_targets, 4096))
+    chunk = (n_stimuli, min(n_targets, BLOCK_TARGETS))
     with writing(path) as f:
-        f.create_dataset("data", data=responses.data.astype(np.float32), chunks=chunk)
-        if responses.repeats is not None:
-            f.create_dataset("repeats", data=responses.repeats.astype(np.float32),
-                             chunks=(1, *chunk))
+        data = f.create_dataset("data", (n_stimuli, n_targets), np.float32, chunks=chunk)
+        repeats = (f.create_dataset("repeats", (responses.n_repeats, n_stimuli, n_targets),
+                                    np.float32, chunks=(1, *chunk))
+                   if responses.n_repeats else None)
+        start = 0
+        for block, block_repeats in target_blocks(responses):
+            piece = slice(start, start + block.shape[1])
+            data[:, piece] = block
+            if repeats is not None:
+                repeats[:, :, piece] = block_repeats
+            start = piece.stop
         f.create_dataset("stimulus_id", data=np.array(responses.stimulus_ids, dtype=object),
                          dtype=STR)
         f.create_dataset("roi", data=np.asarray(responses.roi, dtype=object), dtype=STR)

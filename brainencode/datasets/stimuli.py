@@ -85,6 +85,12 @@ def stimuli_hash(table: pd.DataFrame) -> str:
 def align_rows(data: np.ndarray, file_ids: list[str], ids: list[str], path: Path,
                stimuli: Path) -> np.ndarray:
     """Rows of ``data`` (labelled ``file_ids``) in the stimuli table's order ``ids``."""
+    return data[row_order(file_ids, ids, path, stimuli)]
+
+
+def row_order(file_ids: list[str], ids: list[str], path: Path, stimuli: Path) -> np.ndarray:
+    """Which row of a file labelled ``file_ids`` holds each stimulus of ``ids``, in order;
+    each stimulus must be there once."""
     position = {s: i for i, s in enumerate(file_ids)}
     unknown = sorted(set(file_ids) - set(ids))
     missing = [s for s in ids if s not in position]
@@ -93,7 +99,7 @@ def align_rows(data: np.ndarray, file_ids: list[str], ids: list[str], path: Path
                   if missing else "duplicates")
         raise BrainencodeError(f"{path}: stimulus_id: expected each stimulus of {stimuli} "
                                f"once, {detail}")
-    return data[[position[s] for s in ids]]
+    return np.array([position[s] for s in ids], dtype=np.intp)
 
 
 def write_stimuli_table(table: pd.DataFrame, out: str | Path) -> None:

@@ -20,8 +20,8 @@ import pandas as pd
 
 from brainencode.datasets.checks import check_hdf5, require
 from brainencode.datasets.paths import subject_path
-from brainencode.datasets.responses import Responses
-from brainencode.datasets.stimuli import align_rows, read_stimuli, write_stimuli_table
+from brainencode.datasets.responses import Responses, TargetBlocks
+from brainencode.datasets.stimuli import read_stimuli, row_order, write_stimuli_table
 from brainencode.errors import BrainencodeError
 
 
@@ -67,6 +67,8 @@ def write_stimuli(config: dict, out: Path) -> None:
 
 
 def load(config: dict, subject: str, stimuli: Path) -> Responses:
+    """A .npy or .h5 is read a block of targets at a time when the responses are written
+    (TargetBlocks: memory-mapped or opened again for each block); a table is small."""
     ids = list(read_stimuli(stimuli)["stimulus_id"])
     path = subject_path(config["path"], subject)
     name = path.name.lower()
@@ -76,17 +78,22 @@ def load(config: dict, subject: str, stimuli: Path) -> Responses:
             data = np.load(path, mmap_mode="r")
         except (OSError, ValueError, EOFError) as exc:
             raise BrainencodeError(f"{path}: cannot read as .npy ({exc})") from None
-        file_ids = ids
-        roi = np.full(data.shape[1] if data.ndim == 2 else 0, roi_label)
+        file_ids, shape, roi = ids, data.shape, None
+
+        def source(key):  # mapped afresh a block at a time: the pages read leave the RSS
+            return np.load(path, mmap_mode="r")[key]
     elif name.endswith((".h5", ".hdf5")):
         require(check_hdf5(path, responses_layout=False))
         with h5py.File(path, "r") as f:
             if "data" not in f:
                 raise BrainencodeError(f"{path}: missing dataset 'data' [n_stimuli, n_targets]")
-            data = f["data"][:]
+            shape = f["data"].shape
             file_ids = list(f["stimulus_id"].asstr()[:]) if "stimulus_id" in f else ids
-            roi = (f["roi"].asstr()[:] if "roi" in f
-                   else np.full(data.shape[1] if data.ndim == 2 else 0, roi_label))
+            roi = f["roi"].asstr()[:] if "roi" in f else None
+
+        def source(key):
+            with h5py.File(path, "r") as f:
+                return f["data"][key]
     elif name.endswith((".tsv", ".csv", ".txt")):
         table = _read_columns(path)
         columns = config.get("response_columns")
@@ -99,14 +106,26 @@ def load(config: dict, subject: str, stimuli: Path) -> Responses:
                                    "(dataset.response_columns)")
         values = table[columns].apply(pd.to_numeric, errors="coerce")
         data = values.to_numpy(dtype=np.float32)
-        file_ids = _ids(table, config, path)
-        roi = np.full(len(columns), roi_label)
+        file_ids, shape, source = _ids(table, config, path), data.shape, data.__getitem__
+        roi = None
     else:
         raise BrainencodeError(f"{path}: dataset.path: expected .npy, .h5 or .tsv/.csv")
-    if data.ndim != 2 or data.shape[0] != len(file_ids):
+    if len(shape) != 2 or shape[0] != len(file_ids):
         raise BrainencodeError(f"{path}: data: expected [n_stimuli={len(file_ids)}, n_targets], "
-                               f"got shape {data.shape}")
-    return Responses(data=align_rows(np.asarray(data, np.float32), file_ids, ids, path, stimuli),
-                     stimulus_ids=ids, roi=np.asarray(roi), subject=subject,
-                     attrs={"modality": "unknown"})
+                               f"got shape {shape}")
+    rows = row_order(file_ids, ids, path, stimuli)
+    if roi is None:  # one label for all
+        roi = np.full(shape[1], roi_label)
 
+    def read(targets: slice) -> tuple[np.ndarray, None]:
+        return _numeric(source((slice(None), targets)), path)[rows], None
+
+    return Responses(data=TargetBlocks(len(ids), shape[1], read), stimulus_ids=ids,
+                     roi=np.asarray(roi), subject=subject, attrs={"modality": "unknown"})
+
+
+def _numeric(block: np.ndarray, path: Path) -> np.ndarray:
+    try:
+        return np.asarray(block, np.float32)
+    except (TypeError, ValueError) as exc:
+        raise BrainencodeError(f"{path}: data: expected numbers ({exc})") from None
