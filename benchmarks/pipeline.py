@@ -3,6 +3,7 @@ the targets, the layers and the models grow, the fitted exponents, and a project
 
     python benchmarks/pipeline.py            # every axis (about 15 minutes on 2 cores)
     python benchmarks/pipeline.py --small    # two sizes per axis, smaller (about 4 minutes)
+    python benchmarks/pipeline.py --axes targets  # one axis only (no projection)
 
 Each point is a real ``snakemake --cores C`` run into a fresh folder (a fresh features cache):
 a ``format: table`` dataset of N text stimuli (grouped by 10) and N x T random responses, M
@@ -135,10 +136,13 @@ def main() -> None:
     parser.add_argument("--small", action="store_true")
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--root", type=Path, default=Path("/tmp/brainencode-pipeline"))
+    parser.add_argument("--axes", nargs="+", choices=list(AXES), default=list(AXES),
+                        help="the axes to move (the NSD projection needs them all)")
     args = parser.parse_args()
     if args.root.exists():
         sys.exit(f"{args.root} exists: remove it or pass another --root")
     axes, base = (SMALL_AXES, SMALL_BASE) if args.small else (AXES, BASE)
+    axes = {axis: axes[axis] for axis in args.axes}
     gflops = matmul_gflops("cpu")
     print(f"{args.cores} cores, float32 matmul {gflops:.0f} GFLOP/s; base point {base}")
     runs: dict[tuple, pd.DataFrame] = {}
@@ -167,6 +171,8 @@ def main() -> None:
                          "s": " ".join(f"{t:.0f}" for t in times),
                          "MB": " ".join(f"{m:.0f}" for m in rss)})
     print(pd.DataFrame(rows).to_string(index=False))
+    if len(axes) < len(AXES):
+        return
 
     print(f"\nNSD projection per subject ({NSD}), {args.cores} cores, jobs summed:")
     total = 0.0
