@@ -6,9 +6,9 @@
   [750, z, y, x] (the released layout) or [750, x, y, z], or a 4D NIfTI [x, y, z, 750]. Values
   are divided by ``betas_scale`` (300 in the release: int16 percent signal change x 300), read
   one trial at a time inside ``mask``, and z-scored per voxel within each session, as NSD's
-  papers do; the z-scored trials go to a scratch file, from which blocks of voxels are
-  averaged. With ``space: fsaverage``, ``path`` names NSD's per-hemisphere surface betas
-  (``.../fsaverage/betas_fithrf_GLMdenoise_RR/{fs_hemi}.betas_session{session}.mgh``,
+  papers do; the scaled trials go to a scratch file, from which blocks of voxels are
+  z-scored and averaged. With ``space: fsaverage``, ``path`` names NSD's per-hemisphere
+  surface betas (``.../fsaverage/betas_fithrf_GLMdenoise_RR/{fs_hemi}.betas_session{session}.mgh``,
   163842 vertices x 1 x 1 x 750 trials): read a block of vertices at a time across sessions.
   Either way one block of targets is held as the responses are written, never the subject.
 - ``stim_info``: nsd_stim_info_merged.csv (nsdId 0-based, cocoId, cocoSplit); ``captions``: the
@@ -219,8 +219,9 @@ def session_rows(ids: list[str], trials: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True)
 class Presentations:
     """Which stimulus each trial showed (``rows``, -1: none of them), over the sessions in
-    order, and the how-manieth showing of it each trial was: from these a block of z-scored
-    trials becomes the mean per stimulus and its first ``n_repeats`` showings."""
+    order, and which showing of that stimulus each trial was (``occurrence``, 0 the first):
+    from these a block of z-scored trials becomes the mean per stimulus and its first
+    ``n_repeats`` showings."""
 
     rows: np.ndarray
     occurrence: np.ndarray
