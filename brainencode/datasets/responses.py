@@ -114,23 +114,36 @@ def target_blocks(responses: Responses, size: int = BLOCK_TARGETS
                None if responses.repeats is None else responses.repeats[:, :, piece])
 
 
+def _write_targets(f: h5py.File, responses: Responses) -> None:
+    """data (and repeats), a block of targets at a time."""
+    n_stimuli, n_targets = responses.data.shape
+    chunk = (n_stimuli, min(n_targets, BLOCK_TARGETS))
+    data = f.create_dataset("data", (n_stimuli, n_targets), np.float32, chunks=chunk)
+    repeats = (f.create_dataset("repeats", (responses.n_repeats, n_stimuli, n_targets),
+                                np.float32, chunks=(1, *chunk))
+               if responses.n_repeats else None)
+    start = 0
+    for block, block_repeats in target_blocks(responses):
+        piece = slice(start, start + block.shape[1])
+        data[:, piece] = block
+        if repeats is not None:
+            repeats[:, :, piece] = block_repeats
+        start = piece.stop
+
+
 def write_responses(path: str | Path, responses: Responses) -> None:
     """Write atomically (h5files.writing) so a partial file never looks complete, a block of
     targets at a time (TargetBlocks data are never held whole)."""
-    n_stimuli, n_targets = responses.data.shape
-    chunk = (n_stimuli, min(n_targets, BLOCK_TARGETS))
     with writing(path) as f:
-        data = f.create_dataset("data", (n_stimuli, n_targets), np.float32, chunks=chunk)
-        repeats = (f.create_dataset("repeats", (responses.n_repeats, n_stimuli, n_targets),
-                                    np.float32, chunks=(1, *chunk))
-                   if responses.n_repeats else None)
-        start = 0
-        for block, block_repeats in target_blocks(responses):
-            piece = slice(start, start + block.shape[1])
-            data[:, piece] = block
-            if repeats is not None:
-                repeats[:, :, piece] = block_repeats
-            start = piece.stop
+        failed = None
+        try:
+            _write_targets(f, responses)
+        except OSError as exc:
+            # raised again once the failed write's traceback, and with it h5py's dataset
+            # objects, are freed: freed after the file is closed, they crash the process
+            failed = OSError(exc.errno, str(exc))
+        if failed is not None:
+            raise failed
         f.create_dataset("stimulus_id", data=np.array(responses.stimulus_ids, dtype=object),
                          dtype=STR)
         f.create_dataset("roi", data=np.asarray(responses.roi, dtype=object), dtype=STR)
