@@ -25,7 +25,7 @@ BLOCK_TARGETS = 4096  # targets a block when written (and the width of the data'
 @dataclass(frozen=True)
 class TargetBlocks:
     """A subject's data and repeats read a block of targets at a time, never whole: what a
-    loader returns when its files can be read that way (table .npy/.h5, NSD on a surface), so
+    loader returns when its files can be read that way (table .npy/.h5, NSD betas), so
     that writing the responses holds one block, not the subject. ``read(targets)`` gives
     float32 data [n_rows, len(targets)] and repeats [n_repeats, n_rows, len(targets)] (None
     when ``n_repeats`` is 0) of the source's targets; ``keep`` (a mask over them, from
